@@ -1,0 +1,60 @@
+import type { Readable } from "node:stream";
+
+/**
+ * A place images come from: a registry now, an OCI layout folder or an image
+ * archive later. The tree asks every source the same questions, so it does not
+ * know which kind it shows. Listing repositories is an optional ability, since
+ * Docker Hub has no catalog.
+ */
+export interface ImageSource {
+  /** The folder name at the root, such as `docker.io` or `127.0.0.1:5000`. */
+  readonly name: string;
+
+  /** Returns every tag of a repository, all pages. */
+  listTags(repository: string): Promise<string[]>;
+
+  /**
+   * Fetches a manifest by tag or by digest (`sha256:<hex>`), verified against
+   * its digest: against the requested digest, or the registry's
+   * Docker-Content-Digest for a tag, or the hash of the bytes when none is
+   * sent.
+   */
+  getManifest(repository: string, reference: string): Promise<FetchedManifest>;
+
+  /**
+   * Streams a blob's raw bytes. The stream errors with DIGEST_MISMATCH or
+   * SIZE_MISMATCH at the end when the bytes do not match `descriptor`, so a
+   * consumer must not trust the content before the stream ends cleanly.
+   */
+  openBlob(repository: string, descriptor: BlobDescriptor): Promise<Readable>;
+}
+
+export interface RepositoryLister {
+  /** Returns every repository name, all pages of the catalog. */
+  listRepositories(): Promise<string[]>;
+}
+
+export function canListRepositories(
+  source: ImageSource,
+): source is ImageSource & RepositoryLister {
+  return typeof (source as Partial<RepositoryLister>).listRepositories === "function";
+}
+
+export interface BlobDescriptor {
+  /** `sha256:<64 hex>` (or another algorithm the source supports). */
+  digest: string;
+  /** Expected size in bytes, when known. */
+  size?: number;
+  mediaType?: string;
+  /** Foreign-layer URLs from the descriptor, tried only where allowed. */
+  urls?: string[];
+}
+
+export interface FetchedManifest {
+  /** `sha256:<hex>` of `bytes`. */
+  digest: string;
+  /** From the body's mediaType field when present, else the Content-Type. */
+  mediaType: string;
+  /** Exactly the bytes the source served. */
+  bytes: Buffer;
+}

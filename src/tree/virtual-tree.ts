@@ -1,0 +1,38 @@
+import type { Readable } from "node:stream";
+
+/**
+ * The read-only folder tree that the WebDAV adapter serves. Paths are arrays
+ * of decoded segment names: `[]` is the root, and no segment is empty, `.`
+ * or `..` (the adapter rejects those before calling in).
+ */
+export interface VirtualTree {
+  /** Describes one node. Throws RegdavError NOT_FOUND when it does not exist. */
+  stat(path: readonly string[]): Promise<NodeInfo>;
+
+  /** Lists a folder's children. Throws NOT_FOUND, or NOT_A_DIRECTORY for a file. */
+  list(path: readonly string[]): Promise<NodeInfo[]>;
+
+  /**
+   * Opens a file's bytes from `start` to `end`, both inclusive, clamped by
+   * the caller to the file's size. The stream errors, instead of ending
+   * early, when the content fails verification.
+   */
+  read(path: readonly string[], range?: ByteRange): Promise<Readable>;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive. */
+  end: number;
+}
+
+export interface NodeInfo {
+  name: string;
+  type: "file" | "directory";
+  /** Bytes; 0 for a folder. */
+  size: number;
+  modified: Date;
+  /** A strong validator, derived from a digest where one exists. */
+  etag?: string;
+  contentType?: string;
+}
