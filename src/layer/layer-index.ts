@@ -1,3 +1,6 @@
+/** Bumped whenever the shape or meaning of a stored index changes. */
+export const LAYER_INDEX_VERSION = 1;
+
 /**
  * What one streaming pass over a layer learns: every tar entry with the
  * offset of its content in the uncompressed tar stream, and the whiteouts the
@@ -18,7 +21,7 @@ export interface LayerIndex {
   entries: LayerEntry[];
   /** Paths that this layer deletes from the layers below (`dir/.wh.NAME` gives `dir/NAME`). */
   whiteouts: string[];
-  /** Folders whose contents from the layers below are hidden (`dir/.wh..wh..opq`). */
+  /** Folders whose lower-layer contents are hidden (`dir/.wh..wh..opq`); `""` is the root. */
   opaqueDirectories: string[];
 }
 
@@ -28,7 +31,7 @@ export interface LayerEntry {
   /** Normalized path below the image root, without a leading `/`, such as `etc/os-release`. */
   path: string;
   type: LayerEntryType;
-  /** Content bytes for a file; 0 otherwise. */
+  /** Content bytes for a file, or for a hardlink whose `dataOffset` is set; 0 otherwise. */
   size: number;
   /** Permission bits and file type bits as in the tar header. */
   mode: number;
@@ -36,6 +39,11 @@ export interface LayerEntry {
   modified: number;
   /** A symlink's target as written in the tar, or a hardlink's normalized target path. */
   linkTarget?: string;
-  /** Offset of the content in the uncompressed tar stream; files only. */
+  /**
+   * Offset of the content in the uncompressed tar stream. Set for files, and
+   * for hardlinks whose target file came earlier in the same layer (they
+   * share its content). A hardlink without it points into a lower layer, or
+   * to nothing, and is resolved when the layers are merged.
+   */
   dataOffset?: number;
 }

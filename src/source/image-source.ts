@@ -51,10 +51,27 @@ export interface BlobDescriptor {
 }
 
 export interface FetchedManifest {
-  /** `sha256:<hex>` of `bytes`. */
+  /**
+   * `sha256:<hex>` of `bytes`. For a signed schema 1 manifest it is the
+   * digest of the payload without its signatures, which is what registries
+   * compute and serve as Docker-Content-Digest.
+   */
   digest: string;
   /** From the body's mediaType field when present, else the Content-Type. */
   mediaType: string;
   /** Exactly the bytes the source served. */
   bytes: Buffer;
+}
+
+/**
+ * An optional ability of sources that store blobs locally: the size of a
+ * blob without reading it, for listings that show file sizes.
+ */
+export interface BlobSizeLookup {
+  /** Returns the size in bytes of the blob `digest`; throws NOT_FOUND when the source has none. */
+  statBlob(repository: string, digest: string): Promise<number>;
+}
+
+export function canStatBlobs(source: ImageSource): source is ImageSource & BlobSizeLookup {
+  return typeof (source as Partial<BlobSizeLookup>).statBlob === "function";
 }

@@ -1,0 +1,38 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Where each kind of cached record lives below the cache folder. Every record
+ * is named by a content digest, so a record never changes once written and is
+ * safe to reuse after a restart.
+ */
+export class CacheLayout {
+  constructor(readonly root: string) {}
+
+  blob(digest: string): string {
+    return join(this.root, "blobs", ...splitDigest(digest));
+  }
+
+  /** The uncompressed tar of a layer, read by offset once the layer is indexed. */
+  layerTar(digest: string): string {
+    return join(this.root, "layers", ...splitDigest(digest)) + ".tar";
+  }
+
+  layerIndex(digest: string, version: number): string {
+    return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
+  }
+}
+
+function splitDigest(digest: string): [string, string] {
+  const [algorithm, hex] = digest.split(":");
+  if (!algorithm || !hex || !/^[a-z0-9]+$/.test(algorithm) || !/^[a-f0-9]+$/.test(hex)) {
+    throw new Error(`invalid digest for a cache path: ${JSON.stringify(digest)}`);
+  }
+  return [algorithm, hex];
+}
+
+/** The default cache folder: `$XDG_CACHE_HOME/regdav`, else `~/.cache/regdav`. */
+export function defaultCacheDirectory(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
+  return join(base, "regdav");
+}

@@ -1,0 +1,115 @@
+import { LRUCache } from "lru-cache";
+import type { Readable } from "node:stream";
+
+import type {
+  BlobDescriptor,
+  FetchedManifest,
+  ImageSource,
+} from "../source/image-source.js";
+import { canListRepositories } from "../source/image-source.js";
+import { InFlight } from "./in-flight.js";
+
+/** How long tag lists, catalogs and tag-to-digest answers are reused before asking again. */
+const LISTING_TTL_MS = 30_000;
+const MANIFEST_MEMORY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Puts memory caches in front of one image source. Manifests fetched by
+ * digest never change, so they are kept by size in an LRU; tag lists, the
+ * catalog and what a tag points at are kept briefly. It also remembers the
+ * manifest digests and blob descriptors seen per repository, which is what
+ * `_manifests/` and `_blobs/` list, since a registry cannot enumerate them.
+ */
+export class SourceCache {
+  private readonly manifests = new LRUCache<string, FetchedManifest>({
+    maxSize: MANIFEST_MEMORY_BYTES,
+    sizeCalculation: (manifest) => manifest.bytes.length + 200,
+  });
+  private readonly listings = new LRUCache<string, string[]>({ max: 1000, ttl: LISTING_TTL_MS });
+  private readonly tagDigests = new LRUCache<string, string>({ max: 10_000, ttl: LISTING_TTL_MS });
+  private readonly fetches = new InFlight<unknown>();
+  private readonly seenManifests = new Map<string, Set<string>>();
+  private readonly seenBlobs = new Map<string, Map<string, BlobDescriptor>>();
+  private readonly visited = new Set<string>();
+
+  constructor(readonly source: ImageSource) {}
+
+  get name(): string {
+    return this.source.name;
+  }
+
+  get canListRepositories(): boolean {
+    return canListRepositories(this.source);
+  }
+
+  async listRepositories(): Promise<string[]> {
+    const source = this.source;
+    if (!canListRepositories(source)) return [...this.visited].sort();
+    return this.listing("catalog", () => source.listRepositories());
+  }
+
+  async listTags(repository: string): Promise<string[]> {
+    const tags = await this.listing(`tags ${repository}`, () => this.source.listTags(repository));
+    this.visited.add(repository);
+    return tags;
+  }
+
+  /** Fetches a manifest by tag or digest, from memory when the digest is known. */
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    const digest = reference.includes(":") ? reference : this.tagDigests.get(`${repository}:${reference}`);
+    const remembered = digest ? this.manifests.get(`${repository}@${digest}`) : undefined;
+    if (remembered) return remembered;
+
+    const key = `manifest ${repository} ${reference}`;
+    const manifest = (await this.fetches.run(key, () =>
+      this.source.getManifest(repository, reference),
+    )) as FetchedManifest;
+    this.remember(repository, reference, manifest);
+    return manifest;
+  }
+
+  openBlob(repository: string, descriptor: BlobDescriptor): Promise<Readable> {
+    return this.source.openBlob(repository, descriptor);
+  }
+
+  /** Records a descriptor seen in a manifest, so `_blobs/` can list it. */
+  noteBlob(repository: string, descriptor: BlobDescriptor): void {
+    let blobs = this.seenBlobs.get(repository);
+    if (!blobs) this.seenBlobs.set(repository, (blobs = new Map()));
+    blobs.set(descriptor.digest, descriptor);
+  }
+
+  noteManifest(repository: string, digest: string): void {
+    let digests = this.seenManifests.get(repository);
+    if (!digests) this.seenManifests.set(repository, (digests = new Set()));
+    digests.add(digest);
+  }
+
+  manifestsSeen(repository: string): string[] {
+    return [...(this.seenManifests.get(repository) ?? [])].sort();
+  }
+
+  blobsSeen(repository: string): BlobDescriptor[] {
+    return [...(this.seenBlobs.get(repository)?.values() ?? [])];
+  }
+
+  blobSeen(repository: string, digest: string): BlobDescriptor | undefined {
+    return this.seenBlobs.get(repository)?.get(digest);
+  }
+
+  private remember(repository: string, reference: string, manifest: FetchedManifest) {
+    this.manifests.set(`${repository}@${manifest.digest}`, manifest);
+    if (!reference.includes(":")) this.tagDigests.set(`${repository}:${reference}`, manifest.digest);
+    this.noteManifest(repository, manifest.digest);
+    this.visited.add(repository);
+  }
+
+  private async listing(key: string, fetch: () => Promise<string[]>): Promise<string[]> {
+    const cached = this.listings.get(key);
+    if (cached) return cached;
+
+    const names = (await this.fetches.run(key, fetch)) as string[];
+    this.listings.set(key, names);
+    return names;
+  }
+}

@@ -1,0 +1,94 @@
+import { parseArgs } from "node:util";
+
+import { defaultCacheDirectory } from "../cache/cache-layout.js";
+import { parseLogLevel, type LogLevel } from "../log.js";
+import { UsageError } from "./usage-error.js";
+
+export interface ServeOptions {
+  listen: { host: string; port: number };
+  registries: string[];
+  insecureRegistries: string[];
+  platform: string;
+  cacheDirectory: string;
+  logLevel: LogLevel;
+  davUser?: string;
+  davPasswordFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export const SERVE_HELP = `Usage: regdav serve [options]
+
+Serves container registries as a read-only WebDAV share.
+
+Options:
+  --listen HOST:PORT          address to listen on (default 127.0.0.1:8080)
+  --registry NAME             registry shown at the root; repeatable (default docker.io).
+                              Any other registry is reachable by its name as a path too.
+  --insecure-registry NAME    use plain HTTP, or HTTPS without certificate checks, for NAME;
+                              repeatable. Loopback registries fall back to HTTP on their own.
+  --platform OS/ARCH[/VARIANT]
+                              platform that a multi-platform tag's folder shows
+                              (default linux/amd64)
+  --cache-dir DIR             where blobs and layer indexes are kept
+                              (default $XDG_CACHE_HOME/regdav or ~/.cache/regdav)
+  --log-level LEVEL           debug, info, warn or error (default info)
+  --dav-user NAME             require this user name from WebDAV clients (Basic auth)
+  --dav-password-file FILE    file holding the share password; or set REGDAV_DAV_PASSWORD
+  --tls-cert FILE             serve HTTPS with this certificate (PEM), with --tls-key
+  --tls-key FILE              private key (PEM) for --tls-cert
+  -h, --help                  show this help
+`;
+
+/** Parses `regdav serve` arguments; throws UsageError naming the bad value. */
+export function parseServeOptions(args: string[]): ServeOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      listen: { type: "string", default: "127.0.0.1:8080" },
+      registry: { type: "string", multiple: true },
+      "insecure-registry": { type: "string", multiple: true, default: [] },
+      platform: { type: "string", default: "linux/amd64" },
+      "cache-dir": { type: "string" },
+      "log-level": { type: "string", default: "info" },
+      "dav-user": { type: "string" },
+      "dav-password-file": { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+    },
+  });
+
+  const logLevel = parseLogLevel(values["log-level"]);
+  if (!logLevel) throw new UsageError(`invalid --log-level ${JSON.stringify(values["log-level"])}: use debug, info, warn or error`);
+  if (!/^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9.]+)?$/i.test(values.platform)) {
+    throw new UsageError(`invalid --platform ${JSON.stringify(values.platform)}: use OS/ARCH or OS/ARCH/VARIANT, such as linux/arm64/v8`);
+  }
+  if (Boolean(values["tls-cert"]) !== Boolean(values["tls-key"])) {
+    throw new UsageError("--tls-cert and --tls-key must be given together");
+  }
+
+  return {
+    listen: parseListen(values.listen),
+    registries: values.registry?.length ? values.registry : ["docker.io"],
+    insecureRegistries: values["insecure-registry"],
+    platform: values.platform,
+    cacheDirectory: values["cache-dir"] ?? defaultCacheDirectory(),
+    logLevel,
+    davUser: values["dav-user"],
+    davPasswordFile: values["dav-password-file"],
+    tlsCert: values["tls-cert"],
+    tlsKey: values["tls-key"],
+  };
+}
+
+/** Reads `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all interfaces). */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) {
+    throw new UsageError(`invalid --listen ${JSON.stringify(text)}: use HOST:PORT, such as 127.0.0.1:8080`);
+  }
+  return { host: match[1] ?? (match[2] || "0.0.0.0"), port };
+}

@@ -1,0 +1,104 @@
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import type { Server } from "node:http";
+import { LRUCache } from "lru-cache";
+
+import { BlobStore } from "../cache/blob-store.js";
+import { CacheLayout } from "../cache/cache-layout.js";
+import { LayerStore } from "../cache/layer-store.js";
+import { SourceCache } from "../cache/source-cache.js";
+import { log, setLogLevel } from "../log.js";
+import { parsePlatform } from "../manifest/platform.js";
+import { DockerConfigCredentials } from "../registry/credentials.js";
+import { RegistrySource } from "../registry/registry-source.js";
+import { RegistryTree } from "../tree/registry-tree.js";
+import { isRegistryName } from "../tree/repository-names.js";
+import type { TreeContext } from "../tree/tree-context.js";
+import { createShareServer } from "../webdav/share-server.js";
+import type { ServeOptions } from "./serve-options.js";
+import { UsageError } from "./usage-error.js";
+
+/** Registries reached by path beyond the shown ones are kept up to this many. */
+const MAX_VISITED_REGISTRIES = 100;
+
+/** Builds the tree and the WebDAV server and starts listening. */
+export async function serve(options: ServeOptions): Promise<Server> {
+  setLogLevel(options.logLevel);
+  const tree = new RegistryTree(createTreeContext(options));
+  const server = createShareServer({
+    tree,
+    auth: await readShareCredentials(options),
+    tls: await readTls(options),
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.listen.port, options.listen.host, () => resolve());
+  });
+  warnIfExposed(options);
+  const scheme = options.tlsCert ? "https" : "http";
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.listen.port;
+  const host = isIP(options.listen.host) === 6 ? `[${options.listen.host}]` : options.listen.host;
+  log.info("regdav serving", {
+    url: `${scheme}://${host}:${port}/`,
+    registries: options.registries.join(","),
+    cache: options.cacheDirectory,
+  });
+  return server;
+}
+
+/** Makes the services the tree uses: caches, the registry sources and the wanted platform. */
+export function createTreeContext(options: ServeOptions): TreeContext {
+  const layout = new CacheLayout(options.cacheDirectory);
+  const blobs = new BlobStore(layout);
+  const credentials = new DockerConfigCredentials();
+  const insecure = new Set(options.insecureRegistries);
+  const sources = new LRUCache<string, SourceCache>({ max: MAX_VISITED_REGISTRIES });
+
+  const sourceFor = (name: string): SourceCache | undefined => {
+    if (!isRegistryName(name)) return undefined;
+    let source = sources.get(name);
+    if (!source) {
+      source = new SourceCache(new RegistrySource({ name, insecure: insecure.has(name), credentials }));
+      sources.set(name, source);
+    }
+    return source;
+  };
+
+  return {
+    shownSources: options.registries,
+    sourceFor,
+    blobs,
+    layers: new LayerStore(layout, blobs),
+    platform: parsePlatform(options.platform),
+  };
+}
+
+async function readShareCredentials(options: ServeOptions) {
+  if (!options.davUser) {
+    if (options.davPasswordFile) throw new UsageError("--dav-password-file needs --dav-user");
+    return undefined;
+  }
+  const password = options.davPasswordFile
+    ? (await readFile(options.davPasswordFile, "utf8")).replace(/\r?\n$/, "")
+    : process.env.REGDAV_DAV_PASSWORD;
+  if (!password) {
+    throw new UsageError("--dav-user needs a password: use --dav-password-file FILE or set REGDAV_DAV_PASSWORD");
+  }
+  return { username: options.davUser, password };
+}
+
+async function readTls(options: ServeOptions) {
+  if (!options.tlsCert || !options.tlsKey) return undefined;
+  return { cert: await readFile(options.tlsCert), key: await readFile(options.tlsKey) };
+}
+
+function warnIfExposed(options: ServeOptions) {
+  const host = options.listen.host;
+  const loopback = host === "localhost" || host === "::1" || host.startsWith("127.");
+  if (loopback || options.davUser) return;
+  log.warn(
+    `listening on ${host} without --dav-user: anyone who can reach this address can read every image your registry credentials can`,
+  );
+}

@@ -1,0 +1,132 @@
+import type { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+
+import { RegdavError } from "../errors.js";
+import { log } from "../log.js";
+import {
+  COMPRESSION_MAGIC_LENGTH,
+  createDecompressor,
+  detectCompression,
+  peekStreamHead,
+  type Compression,
+} from "./compression.js";
+import { endWritable, IndexingSink } from "./indexing-sink.js";
+import { invalidLayerError } from "./layer-errors.js";
+import { LayerIndexBuilder } from "./layer-index-builder.js";
+import { LAYER_INDEX_VERSION, type LayerIndex } from "./layer-index.js";
+import { resolveLayerLimits, type LayerLimits } from "./layer-limits.js";
+import { TarScanner } from "./tar-scanner.js";
+
+export interface IndexLayerOptions {
+  /** Digest of the compressed blob; it names the layer in errors and in the index. */
+  digest: string;
+  /**
+   * Receives the whole uncompressed tar, so file contents can later be read
+   * by offset. It is ended, and flushed, before the returned promise
+   * resolves. After a failure it is left as it is for the caller to discard.
+   */
+  writeUncompressed?: Writable;
+  /** Overrides for the defaults in layer-limits.ts. */
+  limits?: Partial<LayerLimits>;
+}
+
+/**
+ * Indexes a layer blob in one streaming pass: detects and undoes its
+ * compression, hashes the uncompressed tar for the diff ID, and records every
+ * entry with the offset of its content. File content is never buffered, so
+ * memory holds the index (up to maxEntries entries), one header or PAX
+ * header, and the stream buffers.
+ *
+ * Throws RegdavError INVALID_LAYER for a corrupt or over-limit layer. Errors
+ * of `compressed` (such as DIGEST_MISMATCH) and of `writeUncompressed` are
+ * passed on unchanged.
+ */
+export async function indexLayer(
+  compressed: Readable,
+  options: IndexLayerOptions,
+): Promise<LayerIndex> {
+  const started = performance.now();
+  const limits = resolveLayerLimits(options.limits);
+  const { head, stream } = await peekStreamHead(compressed, COMPRESSION_MAGIC_LENGTH);
+  const compression = detectCompression(head);
+
+  const builder = new LayerIndexBuilder();
+  const scanner = new TarScanner((member) => builder.add(member), options.digest, limits);
+  const sink = new IndexingSink(
+    scanner,
+    options.digest,
+    limits.maxUncompressedSize,
+    options.writeUncompressed,
+  );
+  const compressedSize = await runPipeline(stream, compression, sink, options);
+
+  const index: LayerIndex = {
+    version: LAYER_INDEX_VERSION,
+    digest: options.digest,
+    diffId: sink.diffId(),
+    compression,
+    compressedSize,
+    uncompressedSize: sink.uncompressedSize,
+    ...builder.build(),
+  };
+  logPass(index, started);
+  return index;
+}
+
+/** Runs source, decompressor and sink; returns the compressed byte count. */
+async function runPipeline(
+  source: Readable,
+  compression: Compression,
+  sink: IndexingSink,
+  options: IndexLayerOptions,
+): Promise<number> {
+  const decompressor = createDecompressor(compression);
+  // pipeline destroys every stream with the first error, so the stream that
+  // emits "error" first is the one that failed.
+  let failedFirst: "source" | "decompressor" | "sink" | undefined;
+  source.once("error", () => (failedFirst ??= "source"));
+  decompressor.once("error", () => (failedFirst ??= "decompressor"));
+  sink.once("error", () => (failedFirst ??= "sink"));
+  let compressedSize = 0;
+  const countCompressed = async function* (chunks: AsyncIterable<Buffer>) {
+    for await (const chunk of chunks) {
+      compressedSize += chunk.length;
+      yield chunk;
+    }
+  };
+
+  const copy = options.writeUncompressed;
+  const failOnCopyError = (error: Error) => sink.destroy(error);
+  copy?.on("error", failOnCopyError);
+  try {
+    await pipeline(source, countCompressed, decompressor, sink);
+    if (copy) await endWritable(copy);
+  } catch (error) {
+    if (failedFirst !== "decompressor") throw error;
+    throw decompressionError(options.digest, compression, error);
+  } finally {
+    copy?.off("error", failOnCopyError);
+  }
+  return compressedSize;
+}
+
+function decompressionError(digest: string, compression: Compression, error: unknown): unknown {
+  if (error instanceof RegdavError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  const problem = `${compression} decompression failed: ${reason}`;
+  return invalidLayerError(digest, problem, { cause: error });
+}
+
+function logPass(index: LayerIndex, started: number): void {
+  const seconds = (performance.now() - started) / 1000;
+  const mebibytes = index.uncompressedSize / 2 ** 20;
+  log.debug("layer tar indexed", {
+    digest: index.digest,
+    compression: index.compression,
+    compressed: index.compressedSize,
+    uncompressed: index.uncompressedSize,
+    entries: index.entries.length,
+    seconds: Number(seconds.toFixed(3)),
+    mibPerSecond: seconds > 0 ? Number((mebibytes / seconds).toFixed(1)) : undefined,
+  });
+}

@@ -1,0 +1,105 @@
+import { createHash } from "node:crypto";
+import { Writable } from "node:stream";
+
+import { invalidLayerError } from "./layer-errors.js";
+import type { TarScanner } from "./tar-scanner.js";
+
+/**
+ * The end of the layer pipeline. It hashes the uncompressed tar for the diff
+ * ID, counts it against the size limit and feeds it to the tar scanner. It
+ * also copies it to an optional writable and waits for that writable to
+ * drain, so memory stays bounded.
+ */
+export class IndexingSink extends Writable {
+  private readonly hash = createHash("sha256");
+  private size = 0;
+
+  constructor(
+    private readonly scanner: TarScanner,
+    private readonly digest: string,
+    private readonly maxUncompressedSize: number,
+    private readonly copy: Writable | undefined,
+  ) {
+    super();
+  }
+
+  /** Bytes of the uncompressed stream so far. */
+  get uncompressedSize(): number {
+    return this.size;
+  }
+
+  /** Returns the diff ID (`sha256:<hex>`); call it once, after the stream finished. */
+  diffId(): string {
+    return `sha256:${this.hash.digest("hex")}`;
+  }
+
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ) {
+    try {
+      this.consume(chunk);
+    } catch (error) {
+      callback(error as Error);
+      return;
+    }
+    if (!this.copy) return callback();
+    writeWithBackpressure(this.copy, chunk).then(() => callback(), callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void) {
+    try {
+      this.scanner.end();
+      callback();
+    } catch (error) {
+      callback(error as Error);
+    }
+  }
+
+  private consume(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.maxUncompressedSize) {
+      const limit = this.maxUncompressedSize;
+      const problem = `uncompressed size exceeds the maxUncompressedSize limit of ${limit} bytes`;
+      throw invalidLayerError(this.digest, problem);
+    }
+    this.hash.update(chunk);
+    this.scanner.write(chunk);
+  }
+}
+
+/** Writes a chunk and resolves when the writable can take more, or rejects when it fails. */
+export function writeWithBackpressure(stream: Writable, chunk: Buffer): Promise<void> {
+  if (stream.destroyed) return Promise.reject(closedError());
+  if (stream.write(chunk)) return Promise.resolve();
+  return waitForEvent(stream, "drain");
+}
+
+/** Ends a writable and resolves once everything written has been flushed. */
+export function endWritable(stream: Writable): Promise<void> {
+  if (stream.writableFinished) return Promise.resolve();
+  const finished = waitForEvent(stream, "finish");
+  stream.end();
+  return finished;
+}
+
+function waitForEvent(stream: Writable, event: "drain" | "finish"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      stream.off(event, onEvent);
+      stream.off("error", onError);
+      stream.off("close", onClose);
+    };
+    const onEvent = () => (cleanup(), resolve());
+    const onError = (error: Error) => (cleanup(), reject(error));
+    const onClose = () => (cleanup(), reject(closedError()));
+    stream.on(event, onEvent);
+    stream.on("error", onError);
+    stream.on("close", onClose);
+  });
+}
+
+function closedError(): Error {
+  return new Error("the uncompressed copy's writable closed before the layer pass ended");
+}

@@ -1,0 +1,46 @@
+import type { Readable } from "node:stream";
+
+import { RegdavError, notFound } from "../errors.js";
+import { RootFolder } from "./root-folder.js";
+import { isFolder, type TreeNode } from "./tree-node.js";
+import type { TreeContext } from "./tree-context.js";
+import type { ByteRange, NodeInfo, VirtualTree } from "./virtual-tree.js";
+
+/**
+ * The served tree: registries, repositories, tags, manifests, blobs and the
+ * files inside layers. Each request walks from the root one segment at a
+ * time, so it fetches only what the path needs.
+ */
+export class RegistryTree implements VirtualTree {
+  private readonly root: RootFolder;
+
+  constructor(context: TreeContext) {
+    this.root = new RootFolder(context);
+  }
+
+  async stat(path: readonly string[]): Promise<NodeInfo> {
+    return (await this.find(path)).info;
+  }
+
+  async list(path: readonly string[]): Promise<NodeInfo[]> {
+    const node = await this.find(path);
+    if (!isFolder(node)) throw new RegdavError("NOT_A_DIRECTORY", `not a folder: /${path.join("/")}`);
+    return (await node.children()).map((child) => child.info);
+  }
+
+  async read(path: readonly string[], range?: ByteRange): Promise<Readable> {
+    const node = await this.find(path);
+    if (isFolder(node)) throw new RegdavError("IS_A_DIRECTORY", `is a folder: /${path.join("/")}`);
+    return node.open(range);
+  }
+
+  private async find(path: readonly string[]): Promise<TreeNode> {
+    let node: TreeNode = this.root;
+    for (const [position, name] of path.entries()) {
+      const next: TreeNode | undefined = isFolder(node) ? await node.child(name) : undefined;
+      if (!next) throw notFound(`not found: /${path.slice(0, position + 1).join("/")}`);
+      node = next;
+    }
+    return node;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * Rules for the names of registries and repositories as they appear as
+ * folder names. Checking them before any request keeps junk lookups that
+ * file managers make (`.DS_Store`, `desktop.ini`, `._name`) from ever
+ * reaching a registry.
+ */
+
+/** One path component of a repository name, by the distribution grammar. */
+const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+
+/** A registry host, optionally with a port: a domain name, an IPv4 address or a bracketed IPv6 address. */
+const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
+
+export function isRepositoryComponent(name: string): boolean {
+  return name.length <= 255 && REPOSITORY_COMPONENT.test(name);
+}
+
+/**
+ * Whether a root folder name can be a registry: a host that has a dot or a
+ * port, or is `localhost`, as docker decides whether a name's first part is
+ * a registry.
+ */
+export function isRegistryName(name: string): boolean {
+  if (!REGISTRY_HOST.test(name)) return false;
+  return name.includes(".") || name.includes(":") || name === "localhost";
+}
+
+/**
+ * The repository a folder path names. On Docker Hub a one-part name means
+ * an official image, so `docker.io/alpine` is `library/alpine`, as `docker pull` reads it.
+ */
+export function repositoryFor(registry: string, components: readonly string[]): string {
+  if (registry === "docker.io" && components.length === 1) return `library/${components[0]}`;
+  return components.join("/");
+}
+
+/** Names that file managers look up in every folder they open; none can be an image's folder. */
+const FILE_MANAGER_PROBES = new Set([
+  ".ds_store",
+  "desktop.ini",
+  "thumbs.db",
+  "backups.backupdb",
+  "autorun.inf",
+  "folder.jpg",
+  "folder.gif",
+  ".hidden",
+  ".directory",
+  ".localized",
+  ".spotlight-v100",
+  ".trashes",
+  ".metadata_never_index",
+]);
+
+/**
+ * Whether a name is one of the files that Finder, Explorer and desktop file
+ * managers probe for (`._name` resource forks included), answered 404 at
+ * once so the probe never reaches a registry.
+ */
+export function isFileManagerProbe(name: string): boolean {
+  return name.startsWith("._") || FILE_MANAGER_PROBES.has(name.toLowerCase());
+}

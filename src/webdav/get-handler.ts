@@ -1,0 +1,119 @@
+import type { Readable } from "node:stream";
+import { notFound } from "../errors.js";
+import { log } from "../log.js";
+import type { NodeInfo } from "../tree/virtual-tree.js";
+import { lengthOf, selectRange, type RangeSelection } from "./byte-range.js";
+import { isNotModified, isRangeAllowed, type Validators } from "./conditional-request.js";
+import { streamExactly } from "./file-stream.js";
+import { renderFolderListing } from "./folder-listing.js";
+import { contentTypeOf, entityTagOf, httpDateOf } from "./node-metadata.js";
+import type { ShareRequest } from "./share-request.js";
+
+/**
+ * Serves GET and HEAD. A file is served from tree.stat and tree.read, with
+ * one byte range, conditional requests and validators. A folder gets an HTML
+ * listing. HEAD sends the headers that GET would, without the body.
+ */
+export async function serveGet(share: ShareRequest): Promise<void> {
+  const node = await share.tree.stat(share.segments);
+  if (node.type === "directory") {
+    await serveFolder(share);
+    return;
+  }
+  if (share.trailingSlash) {
+    throw notFound(`${JSON.stringify(node.name)} is a file, but the request path ends with "/"`);
+  }
+  await serveFile(share, node);
+}
+
+async function serveFile(share: ShareRequest, node: NodeInfo): Promise<void> {
+  const { request, response } = share;
+  const validators: Validators = {
+    entityTag: entityTagOf(node),
+    lastModified: httpDateOf(node.modified),
+  };
+
+  if (isNotModified(request.headers, validators)) {
+    response.writeHead(304, {
+      ETag: validators.entityTag,
+      "Last-Modified": validators.lastModified,
+    });
+    response.end();
+    return;
+  }
+
+  const selection = isRangeAllowed(request.headers, validators)
+    ? selectRange(request.headers.range, node.size)
+    : { kind: "whole" as const };
+  const length = selection.kind === "partial" ? lengthOf(selection.range) : node.size;
+  const headers = fileHeaders(node, validators, selection, length);
+
+  if (share.method === "HEAD" || length === 0) {
+    response.writeHead(selection.kind === "partial" ? 206 : 200, headers);
+    response.end();
+    return;
+  }
+
+  // Opened before the headers go out, so a failure to open still gets a proper error status.
+  const source = await share.tree.read(
+    share.segments,
+    selection.kind === "partial" ? selection.range : undefined,
+  );
+  response.writeHead(selection.kind === "partial" ? 206 : 200, headers);
+  await sendFileBody(share, source, length);
+}
+
+function fileHeaders(
+  node: NodeInfo,
+  validators: Validators,
+  selection: RangeSelection,
+  length: number,
+): Record<string, string | number> {
+  const headers: Record<string, string | number> = {
+    "Accept-Ranges": "bytes",
+    ETag: validators.entityTag,
+    "Last-Modified": validators.lastModified,
+    "Content-Type": contentTypeOf(node),
+    "Content-Length": length,
+    // Files come from untrusted images: keep a browser from running them as pages of the share.
+    "Content-Security-Policy": "sandbox",
+    "X-Content-Type-Options": "nosniff",
+  };
+  if (selection.kind === "partial") {
+    headers["Content-Range"] = `bytes ${selection.range.start}-${selection.range.end}/${node.size}`;
+  }
+  return headers;
+}
+
+/**
+ * Sends the file body and logs a failure instead of throwing it, because the
+ * headers are sent and the aborted connection already signals the failure.
+ */
+async function sendFileBody(share: ShareRequest, source: Readable, length: number): Promise<void> {
+  try {
+    await streamExactly(source, share.response, length);
+  } catch (error) {
+    const path = "/" + share.segments.join("/");
+    if ((error as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") {
+      // Usually the client hanging up, which is no fault of the share.
+      log.debug("connection closed before the file body was complete", { path });
+      return;
+    }
+    log.warn("file stream failed; aborted the response so the client sees a failed transfer", {
+      path,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+async function serveFolder(share: ShareRequest): Promise<void> {
+  const children = await share.tree.list(share.segments);
+  const html = renderFolderListing(share.segments, children);
+  share.response.writeHead(200, {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Length": Buffer.byteLength(html),
+    "Content-Security-Policy": "default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+  });
+  share.response.end(html);
+}

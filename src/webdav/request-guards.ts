@@ -1,0 +1,70 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { RegdavError } from "../errors.js";
+import { DavConditionError } from "./error-response.js";
+
+/** Largest PROPFIND body accepted, in bytes; a property request is a few hundred. */
+export const PROPFIND_BODY_LIMIT = 64 * 1024;
+
+/** Largest body accepted on GET, HEAD and OPTIONS, which take none. */
+export const BODYLESS_METHOD_BODY_LIMIT = 1024;
+
+export type PropfindDepth = 0 | 1;
+
+/**
+ * Returns the largest request body, in bytes, that `method` may carry, or
+ * undefined for methods the share rejects without reading their body.
+ */
+export function bodyLimitOf(method: string): number | undefined {
+  if (method === "PROPFIND") return PROPFIND_BODY_LIMIT;
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS")
+    return BODYLESS_METHOD_BODY_LIMIT;
+  return undefined;
+}
+
+/**
+ * Throws RegdavError PAYLOAD_TOO_LARGE when the declared Content-Length
+ * exceeds `limit`. This runs before any byte of the body is read, so a
+ * client cannot make the server allocate what it declares.
+ */
+export function checkDeclaredLength(
+  method: string,
+  headers: IncomingHttpHeaders,
+  limit: number,
+): void {
+  const declared = headers["content-length"];
+  if (declared === undefined) return;
+
+  const length = Number(declared);
+  if (length > limit) throw bodyTooLarge(method, limit, `declares ${declared} bytes`);
+}
+
+export function bodyTooLarge(method: string, limit: number, detail: string): RegdavError {
+  return new RegdavError(
+    "PAYLOAD_TOO_LARGE",
+    `request body too large: the ${method} body ${detail}, and the limit is ${limit} bytes`,
+  );
+}
+
+/**
+ * Parses the Depth header of a PROPFIND. A missing header means 1, not the
+ * infinity of RFC 4918, so no request walks the whole tree. `infinity`
+ * throws a 403 DavConditionError propfind-finite-depth, and any other value
+ * throws RegdavError BAD_REQUEST.
+ */
+export function parsePropfindDepth(header: string | string[] | undefined): PropfindDepth {
+  // Repeated Depth headers arrive as an array; joined, they match no valid value.
+  const text = Array.isArray(header) ? header.join(", ") : header;
+  const value = text?.trim().toLowerCase();
+  if (value === undefined || value === "1") return 1;
+  if (value === "0") return 0;
+  if (value === "infinity") {
+    throw new DavConditionError(
+      "propfind-finite-depth",
+      "PROPFIND with Depth: infinity is not supported; use Depth: 0 or 1",
+    );
+  }
+  throw new RegdavError(
+    "BAD_REQUEST",
+    `invalid Depth header ${JSON.stringify(text)}; expected 0, 1 or infinity`,
+  );
+}

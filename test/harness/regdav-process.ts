@@ -1,0 +1,71 @@
+import { access } from "node:fs/promises";
+import { join } from "node:path";
+
+import { respondsToHttp, startService } from "./service.js";
+import { makeTempDir, repoRoot, retryOnPortInUse } from "./tools.js";
+
+export interface RegdavProcess {
+  /** `http://127.0.0.1:PORT/`, the root of the WebDAV share. */
+  readonly url: string;
+  /** The fresh cache folder passed as `--cache-dir`. */
+  readonly cacheDir: string;
+  /** Everything regdav wrote to stdout and stderr so far. */
+  output(): string;
+  /** Stops regdav (SIGTERM, then SIGKILL after 5 s) and deletes its cache folder. */
+  stop(): Promise<void>;
+}
+
+const regdavBin = join(repoRoot, "bin", "regdav");
+
+export interface RegdavOptions {
+  /** Variables added to this process's environment, such as REGDAV_LOG_LEVEL. */
+  env?: Record<string, string>;
+  /** The script run by node instead of bin/regdav; the harness self-test passes a stand-in. */
+  launcher?: string;
+}
+
+/**
+ * Runs `node bin/regdav serve --listen 127.0.0.1:<free port> --cache-dir
+ * <fresh temp folder> ...args` from the repository root, and resolves once
+ * `OPTIONS /` gets a response. bin/regdav runs the compiled dist/, which
+ * must be built first (test/harness/global-setup.ts does that).
+ */
+export async function startRegdav(
+  args: readonly string[] = [],
+  options: RegdavOptions = {},
+): Promise<RegdavProcess> {
+  const launcher = options.launcher ?? regdavBin;
+  await access(launcher).catch(() => {
+    throw new Error(`${launcher} not found: the end-to-end tests run regdav through it`);
+  });
+  const cacheDir = await makeTempDir("regdav-cache");
+
+  try {
+    return await retryOnPortInUse(async (port) => {
+      const url = `http://127.0.0.1:${port}/`;
+      const fullArgs = [launcher, "serve", "--listen", `127.0.0.1:${port}`];
+      fullArgs.push("--cache-dir", cacheDir.path, ...args);
+      const service = await startService({
+        name: "regdav",
+        command: process.execPath,
+        args: fullArgs,
+        cwd: repoRoot,
+        env: { ...process.env, ...options.env },
+        isReady: () => respondsToHttp(url, "OPTIONS"),
+      });
+
+      return {
+        url,
+        cacheDir: cacheDir.path,
+        output: () => service.output(),
+        stop: async () => {
+          await service.stop();
+          await cacheDir.remove();
+        },
+      };
+    });
+  } catch (error) {
+    await cacheDir.remove();
+    throw error;
+  }
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: installs the external programs the tests need
+# (on Debian or Ubuntu, with apt-get) when any is missing, installs the npm
+# dependencies, then runs vitest. Arguments are passed on to `vitest run`,
+# for example: bash test/run-all.sh test/harness
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Programs the test suite expects on PATH, each with the Debian package that provides it.
+tools=(
+  "docker-registry:docker-registry"
+  "skopeo:skopeo"
+  "umoci:umoci"
+  "rclone:rclone"
+  "fusermount3:fuse3"
+  "zstd:zstd"
+  "curl:curl"
+  "htpasswd:apache2-utils"
+)
+
+fail() {
+  echo "run-all.sh: $*" >&2
+  exit 1
+}
+
+# Prints the programs of $tools that are not on PATH, separated by spaces.
+missing_tools() {
+  local entry missing=()
+  for entry in "${tools[@]}"; do
+    command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+  done
+  echo "${missing[*]}"
+}
+
+install_tools() {
+  local missing
+  missing="$(missing_tools)"
+  [ -z "$missing" ] && return 0
+
+  command -v apt-get >/dev/null 2>&1 ||
+    fail "missing tools: $missing; apt-get is not available to install them"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 ||
+      fail "missing tools: $missing; not root and sudo is not installed, so install them as root"
+    sudo=(sudo)
+  fi
+
+  # Only the packages of missing programs, so that apt-get upgrades nothing else.
+  local packages=() entry
+  for entry in "${tools[@]}"; do
+    command -v "${entry%%:*}" >/dev/null 2>&1 || packages+=("${entry#*:}")
+  done
+  echo "run-all.sh: missing $missing; installing ${packages[*]}"
+
+  # Installing docker-registry starts its system service (port 5000) unless a
+  # policy-rc.d forbids service starts. The tests start their own registries,
+  # so when no policy exists, one forbids starts for the duration of the install.
+  local policy=/usr/sbin/policy-rc.d added_policy=no
+  if [ ! -e "$policy" ]; then
+    "${sudo[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    added_policy=yes
+  fi
+
+  local status=0
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q || status=$?
+  if [ "$status" -eq 0 ]; then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "${packages[@]}" || status=$?
+  fi
+  if [ "$added_policy" = yes ]; then "${sudo[@]}" rm -f "$policy"; fi
+  [ "$status" -eq 0 ] || fail "apt-get failed with exit status $status"
+
+  missing="$(missing_tools)"
+  [ -z "$missing" ] || fail "still missing after apt-get install: $missing"
+}
+
+check_node() {
+  command -v node >/dev/null 2>&1 || fail "node is missing: install Node.js 20 or later"
+  command -v npm >/dev/null 2>&1 || fail "npm is missing: install it with Node.js 20 or later"
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || fail "node $(node --version) is too old: regdav needs Node.js 20 or later"
+}
+
+check_fuse() {
+  # rclone mount, which the end-to-end tests use, needs the FUSE device.
+  [ -c /dev/fuse ] ||
+    fail "/dev/fuse is missing: load the fuse module (modprobe fuse) or start the container with --device /dev/fuse"
+}
+
+install_tools
+check_node
+check_fuse
+
+if [ -f package-lock.json ]; then
+  npm ci
+else
+  npm install
+fi
+
+exec npx vitest run "$@"
