@@ -10,7 +10,8 @@ import { indexLayer } from "../layer/index-layer.js";
 import { LAYER_INDEX_VERSION, type LayerIndex } from "../layer/layer-index.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
-import { DigestVerifier, logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
+import { createDigestVerifier } from "../reference/digest-verifier.js";
+import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
 
@@ -39,13 +40,16 @@ export class LayerStore {
     });
   }
 
-  /** Returns the layer's index, running the indexing pass when no cached one exists. */
-  async index(descriptor: BlobDescriptor, open: BlobOpener): Promise<LayerIndex> {
+  /**
+   * Returns the layer's index, running the indexing pass when no cached one
+   * exists. `repository` is named in errors.
+   */
+  async index(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<LayerIndex> {
     const remembered = this.memory.get(descriptor.digest);
     if (remembered) return remembered;
 
     const index = await this.passes.run(descriptor.digest, async () => {
-      return (await this.loadIndex(descriptor.digest)) ?? (await this.runPass(descriptor, open));
+      return (await this.loadIndex(descriptor.digest)) ?? (await this.runPass(descriptor, open, repository));
     });
     this.memory.set(descriptor.digest, index);
     return index;
@@ -71,7 +75,11 @@ export class LayerStore {
     }
   }
 
-  private async runPass(descriptor: BlobDescriptor, open: BlobOpener): Promise<LayerIndex> {
+  private async runPass(
+    descriptor: BlobDescriptor,
+    open: BlobOpener,
+    repository: string,
+  ): Promise<LayerIndex> {
     const started = Date.now();
     const cachedBlob = await this.blobs.cachedPath(descriptor.digest);
     const blobFile = cachedBlob ? undefined : await AtomicFile.create(this.layout.blob(descriptor.digest));
@@ -81,7 +89,7 @@ export class LayerStore {
       const tee = blobFile ? new CopyToFile(blobFile.stream) : new PassThrough();
       const [index] = await Promise.all([
         indexLayer(tee, { digest: descriptor.digest, writeUncompressed: tarFile.stream }),
-        pipeline(input, new DigestVerifier(descriptor), tee),
+        pipeline(input, createDigestVerifier({ ...descriptor, repository }), tee),
       ]);
       await tarFile.commit();
       await blobFile?.commit();

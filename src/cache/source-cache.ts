@@ -6,7 +6,7 @@ import type {
   FetchedManifest,
   ImageSource,
 } from "../source/image-source.js";
-import { canListRepositories } from "../source/image-source.js";
+import { canListRepositories, canStatBlobs } from "../source/image-source.js";
 import { InFlight } from "./in-flight.js";
 
 /** How long tag lists, catalogs and tag-to-digest answers are reused before asking again. */
@@ -32,19 +32,27 @@ export class SourceCache {
   private readonly seenBlobs = new Map<string, Map<string, BlobDescriptor>>();
   private readonly visited = new Set<string>();
 
-  constructor(readonly source: ImageSource) {}
+  /**
+   * `catalog: false` is for registries known to have no catalog, such as
+   * Docker Hub: the registry folder then lists the repositories visited
+   * instead of waiting for a refusal.
+   */
+  constructor(
+    readonly source: ImageSource,
+    private readonly options: { catalog?: boolean } = {},
+  ) {}
 
   get name(): string {
     return this.source.name;
   }
 
   get canListRepositories(): boolean {
-    return canListRepositories(this.source);
+    return this.options.catalog !== false && canListRepositories(this.source);
   }
 
   async listRepositories(): Promise<string[]> {
     const source = this.source;
-    if (!canListRepositories(source)) return [...this.visited].sort();
+    if (!this.canListRepositories || !canListRepositories(source)) return [...this.visited].sort();
     return this.listing("catalog", () => source.listRepositories());
   }
 
@@ -66,6 +74,23 @@ export class SourceCache {
     )) as FetchedManifest;
     this.remember(repository, reference, manifest);
     return manifest;
+  }
+
+  /**
+   * Returns a blob's size: from a manifest that named it, else by asking the
+   * source, or undefined when the source cannot tell without a download.
+   */
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    const seen = this.blobSeen(repository, digest)?.size;
+    if (seen !== undefined) return seen;
+    const source = this.source;
+    if (!canStatBlobs(source)) return undefined;
+
+    const size = (await this.fetches.run(`size ${repository} ${digest}`, () =>
+      source.statBlob(repository, digest),
+    )) as number;
+    this.noteBlob(repository, { ...this.blobSeen(repository, digest), digest, size });
+    return size;
   }
 
   openBlob(repository: string, descriptor: BlobDescriptor): Promise<Readable> {

@@ -2,11 +2,14 @@ import { parseArgs } from "node:util";
 
 import { defaultCacheDirectory } from "../cache/cache-layout.js";
 import { parseLogLevel, type LogLevel } from "../log.js";
+import { parseSourceOption } from "../source/open-local-source.js";
 import { UsageError } from "./usage-error.js";
 
 export interface ServeOptions {
   listen: { host: string; port: number };
   registries: string[];
+  /** Local images from `--source NAME=PATH`, shown at the root before the registries. */
+  sources: { name: string; path: string }[];
   insecureRegistries: string[];
   platform: string;
   cacheDirectory: string;
@@ -25,6 +28,8 @@ Options:
   --listen HOST:PORT          address to listen on (default 127.0.0.1:8080)
   --registry NAME             registry shown at the root; repeatable (default docker.io).
                               Any other registry is reachable by its name as a path too.
+  --source NAME=PATH          show an OCI layout folder, an OCI archive or a docker save
+                              archive as the root folder NAME; repeatable
   --insecure-registry NAME    use plain HTTP, or HTTPS without certificate checks, for NAME;
                               repeatable. Loopback registries fall back to HTTP on their own.
   --platform OS/ARCH[/VARIANT]
@@ -49,6 +54,7 @@ export function parseServeOptions(args: string[]): ServeOptions {
     options: {
       listen: { type: "string", default: "127.0.0.1:8080" },
       registry: { type: "string", multiple: true },
+      source: { type: "string", multiple: true, default: [] },
       "insecure-registry": { type: "string", multiple: true, default: [] },
       platform: { type: "string", default: "linux/amd64" },
       "cache-dir": { type: "string" },
@@ -71,7 +77,8 @@ export function parseServeOptions(args: string[]): ServeOptions {
 
   return {
     listen: parseListen(values.listen),
-    registries: values.registry?.length ? values.registry : ["docker.io"],
+    registries: values.registry ?? (values.source.length ? [] : ["docker.io"]),
+    sources: values.source.map(parseSourceArgument),
     insecureRegistries: values["insecure-registry"],
     platform: values.platform,
     cacheDirectory: values["cache-dir"] ?? defaultCacheDirectory(),
@@ -81,6 +88,14 @@ export function parseServeOptions(args: string[]): ServeOptions {
     tlsCert: values["tls-cert"],
     tlsKey: values["tls-key"],
   };
+}
+
+function parseSourceArgument(text: string): { name: string; path: string } {
+  try {
+    return parseSourceOption(text);
+  } catch (error) {
+    throw new UsageError(`invalid --source ${JSON.stringify(text)}: ${(error as Error).message}`);
+  }
 }
 
 /** Reads `HOST:PORT`, `[IPV6]:PORT` or `:PORT` (all interfaces). */

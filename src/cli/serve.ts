@@ -11,6 +11,7 @@ import { log, setLogLevel } from "../log.js";
 import { parsePlatform } from "../manifest/platform.js";
 import { DockerConfigCredentials } from "../registry/credentials.js";
 import { RegistrySource } from "../registry/registry-source.js";
+import { openLocalSource } from "../source/open-local-source.js";
 import { RegistryTree } from "../tree/registry-tree.js";
 import { isRegistryName } from "../tree/repository-names.js";
 import type { TreeContext } from "../tree/tree-context.js";
@@ -24,7 +25,7 @@ const MAX_VISITED_REGISTRIES = 100;
 /** Builds the tree and the WebDAV server and starts listening. */
 export async function serve(options: ServeOptions): Promise<Server> {
   setLogLevel(options.logLevel);
-  const tree = new RegistryTree(createTreeContext(options));
+  const tree = new RegistryTree(await createTreeContext(options));
   const server = createShareServer({
     tree,
     auth: await readShareCredentials(options),
@@ -43,31 +44,39 @@ export async function serve(options: ServeOptions): Promise<Server> {
   log.info("regdav serving", {
     url: `${scheme}://${host}:${port}/`,
     registries: options.registries.join(","),
+    sources: options.sources.map((source) => source.name).join(","),
     cache: options.cacheDirectory,
   });
   return server;
 }
 
 /** Makes the services the tree uses: caches, the registry sources and the wanted platform. */
-export function createTreeContext(options: ServeOptions): TreeContext {
+export async function createTreeContext(options: ServeOptions): Promise<TreeContext> {
   const layout = new CacheLayout(options.cacheDirectory);
   const blobs = new BlobStore(layout);
   const credentials = new DockerConfigCredentials();
   const insecure = new Set(options.insecureRegistries);
   const sources = new LRUCache<string, SourceCache>({ max: MAX_VISITED_REGISTRIES });
+  const localSources = new Map<string, SourceCache>();
+  for (const { name, path } of options.sources) {
+    localSources.set(name, new SourceCache(await openLocalSource(name, path)));
+  }
 
   const sourceFor = (name: string): SourceCache | undefined => {
+    const local = localSources.get(name);
+    if (local) return local;
     if (!isRegistryName(name)) return undefined;
     let source = sources.get(name);
     if (!source) {
-      source = new SourceCache(new RegistrySource({ name, insecure: insecure.has(name), credentials }));
+      const registry = new RegistrySource({ name, insecure: insecure.has(name), credentials });
+      source = new SourceCache(registry, { catalog: name !== "docker.io" });
       sources.set(name, source);
     }
     return source;
   };
 
   return {
-    shownSources: options.registries,
+    shownSources: [...localSources.keys(), ...options.registries],
     sourceFor,
     blobs,
     layers: new LayerStore(layout, blobs),

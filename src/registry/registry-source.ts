@@ -10,16 +10,16 @@ import {
 } from "../reference/digest-verifier.js";
 import { isValidRepository, isValidTag } from "../reference/grammar.js";
 import type {
+  BlobSizeLookup,
   BlobDescriptor,
   FetchedManifest,
   ImageSource,
   RepositoryLister,
 } from "../source/image-source.js";
-import { readBoundedBody } from "./body.js";
 import type { CredentialStore } from "./credentials.js";
 import { displayUrl, headerValue, transportError, type HttpClientOptions } from "./http.js";
+import { listAllPages } from "./listing.js";
 import { readManifestResponse } from "./manifest-fetch.js";
-import { nextPageUrl } from "./pagination.js";
 import { RegistryClient } from "./registry-client.js";
 
 /**
@@ -52,12 +52,7 @@ export interface ManifestHead {
   size?: number;
 }
 
-/** Maximum size of one page of the catalog or a tag list. */
-const maxListPageBytes = 8 * 1024 * 1024;
-/** Maximum number of pages read for one listing, a guard against registries that page forever. */
-const maxListPages = 10_000;
-
-export class RegistrySource implements ImageSource, RepositoryLister {
+export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLookup {
   readonly name: string;
   private readonly client: RegistryClient;
   private readonly pageSize: number;
@@ -70,13 +65,15 @@ export class RegistrySource implements ImageSource, RepositoryLister {
 
   async listRepositories(): Promise<string[]> {
     const first = `/v2/_catalog?n=${this.pageSize}`;
-    return this.listAllPages(first, "registry:catalog:*", undefined, "repositories");
+    const request = { registry: this.name, first, scope: "registry:catalog:*" };
+    return listAllPages(this.client, request, "repositories");
   }
 
   async listTags(repository: string): Promise<string[]> {
     checkRepository(repository);
     const first = `/v2/${repository}/tags/list?n=${this.pageSize}`;
-    return this.listAllPages(first, pullScope(repository), repository, "tags");
+    const request = { registry: this.name, first, scope: pullScope(repository), repository };
+    return listAllPages(this.client, request, "tags");
   }
 
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
@@ -105,6 +102,28 @@ export class RegistrySource implements ImageSource, RepositoryLister {
     });
     await response.body.dump();
     return manifestHeadOf(response.headers);
+  }
+
+  /**
+   * Returns a blob's size from a HEAD request, for blobs whose manifest
+   * gives none (schema 1) or that are opened by digest alone.
+   */
+  async statBlob(repository: string, digest: string): Promise<number> {
+    checkRepository(repository);
+    validateDigest(digest);
+    const response = await this.client.request({
+      method: "HEAD",
+      target: `/v2/${repository}/blobs/${digest}`,
+      scope: pullScope(repository),
+      repository,
+    });
+    await response.body.dump();
+    const size = Number(headerValue(response.headers, "content-length"));
+    if (!Number.isSafeInteger(size) || size < 0) {
+      const message = `blob ${digest} of ${this.name}/${repository}: HEAD sent no valid Content-Length`;
+      throw new RegdavError("REGISTRY_ERROR", message);
+    }
+    return size;
   }
 
   // NOTE: the descriptor's foreign-layer `urls` are never tried; the blob
@@ -140,37 +159,6 @@ export class RegistrySource implements ImageSource, RepositoryLister {
   async close(): Promise<void> {
     await this.client.close();
   }
-
-  /** Reads every page by following `Link: <...>; rel="next"`, and returns the names in order. */
-  private async listAllPages(
-    first: string,
-    scope: string,
-    repository: string | undefined,
-    field: "repositories" | "tags",
-  ): Promise<string[]> {
-    const names: string[] = [];
-    const visited = new Set<string>();
-    let target: string | URL | undefined = first;
-    while (target !== undefined) {
-      const response = await this.client.request({
-        method: "GET",
-        target,
-        scope,
-        ...(repository !== undefined && { repository }),
-      });
-      checkNextPage(this.name, response.url, visited);
-
-      const body = await readBoundedBody(response, maxListPageBytes, (size) => {
-        return new RegdavError(
-          "REGISTRY_ERROR",
-          `registry ${this.name} sent a list page of ${size}`,
-        );
-      });
-      names.push(...namesOf(body, field, this.name, response.url));
-      target = nextPageUrl(response.headers, response.url);
-    }
-    return [...new Set(names)];
-  }
 }
 
 /**
@@ -199,45 +187,6 @@ function checkManifestReference(reference: string): void {
   } else if (!isValidTag(reference)) {
     throw new RegdavError("BAD_REQUEST", `invalid tag ${JSON.stringify(reference)}`);
   }
-}
-
-function checkNextPage(registry: string, url: URL, visited: Set<string>): void {
-  if (visited.has(url.href)) {
-    throw new RegdavError(
-      "REGISTRY_ERROR",
-      `registry ${registry} linked back to page ${url.pathname}${url.search}`,
-    );
-  }
-  if (visited.size >= maxListPages) {
-    throw new RegdavError(
-      "REGISTRY_ERROR",
-      `registry ${registry} sent more than ${maxListPages} pages`,
-    );
-  }
-  visited.add(url.href);
-}
-
-/** Reads `repositories` or `tags` from a page. A `null` list, sent for no tags, gives none. */
-function namesOf(body: Buffer, field: string, registry: string, url: URL): string[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString("utf8"));
-  } catch {
-    throw new RegdavError(
-      "REGISTRY_ERROR",
-      `registry ${registry} sent invalid JSON for ${url.pathname}`,
-    );
-  }
-
-  const list = (json as Record<string, unknown> | null)?.[field];
-  if (list === null || list === undefined) return [];
-  if (!Array.isArray(list) || list.some((name) => typeof name !== "string")) {
-    throw new RegdavError(
-      "REGISTRY_ERROR",
-      `registry ${registry} sent a ${field} field that is not a list of names`,
-    );
-  }
-  return list as string[];
 }
 
 function manifestHeadOf(headers: Parameters<typeof headerValue>[0]): ManifestHead {

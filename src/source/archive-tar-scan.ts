@@ -99,7 +99,11 @@ class TarScanner {
 
     const header = parseTarHeaderBlock(block);
     if (typeof header === "string") return this.invalidHeader(position, header);
+    return this.readMember(header, position);
+  }
 
+  /** Applies the header at `position` and returns where the next header starts, or -1 for damage. */
+  private async readMember(header: TarHeaderBlock, position: number): Promise<number> {
     const offset = position + TAR_BLOCK_SIZE;
     const isMetadata = metadataTypeflags.has(header.typeflag);
     const size = isMetadata ? header.size : (this.pending.size ?? header.size);
@@ -107,17 +111,27 @@ class TarScanner {
     if (isMetadata && size > maxMetadataBytes) {
       return this.stop(`the extended header at byte ${position} exceeds ${maxMetadataBytes} bytes`);
     }
-    if (available < size && isMetadata) {
-      return this.stop(`the archive ends inside the extended header at byte ${position}`);
-    }
-    if (available < size) {
-      const name = this.memberName(header);
-      this.record(header, offset, size, available);
-      return this.stop(`the archive ends inside member ${name}`);
-    }
+    if (available < size) return this.stopInside(header, isMetadata, position, available);
 
     await this.applyHeader(header, offset, size);
     return offset + Math.ceil(size / TAR_BLOCK_SIZE) * TAR_BLOCK_SIZE;
+  }
+
+  /** Records a member that the end of the archive cuts short, so reads of it can name it. */
+  private stopInside(
+    header: TarHeaderBlock,
+    isMetadata: boolean,
+    position: number,
+    available: number,
+  ): number {
+    if (isMetadata) {
+      return this.stop(`the archive ends inside the extended header at byte ${position}`);
+    }
+
+    const name = this.memberName(header);
+    const size = this.pending.size ?? header.size;
+    this.record(header, position + TAR_BLOCK_SIZE, size, available);
+    return this.stop(`the archive ends inside member ${name}`);
   }
 
   private async applyHeader(header: TarHeaderBlock, offset: number, size: number): Promise<void> {

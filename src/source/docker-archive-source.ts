@@ -140,29 +140,33 @@ export async function openDockerArchive(name: string, path: string): Promise<Doc
 function buildTagTable(sourceName: string, images: readonly SavedImage[]): TagTable<SavedImage> {
   const table = new TagTable<SavedImage>(sourceName);
   for (const image of images) {
-    if (image.entry.repoTags.length === 0) table.addRepository(defaultRepositoryFor(sourceName));
-    for (const repoTag of image.entry.repoTags) addRepoTag(table, sourceName, image, repoTag);
+    const added = image.entry.repoTags.filter((repoTag) =>
+      addRepoTag(table, sourceName, image, repoTag),
+    );
+    if (added.length === 0) table.addRepository(defaultRepositoryFor(sourceName));
   }
   return table;
 }
 
+/** Adds one RepoTags entry; returns false when it is invalid, which is logged. */
 function addRepoTag(
   table: TagTable<SavedImage>,
   sourceName: string,
   image: SavedImage,
   repoTag: string,
-): void {
+): boolean {
   try {
     const { repository, tag } = parseImageReference(repoTag);
     if (tag === undefined) table.addRepository(repository);
     else table.add(repository, tag, image);
+    return true;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    log.warn("ignoring RepoTags entry in manifest.json", {
+    log.warn("ignoring invalid RepoTags entry in manifest.json", {
       source: sourceName,
       repoTag,
       error: message,
     });
-    table.addRepository(defaultRepositoryFor(sourceName));
+    return false;
   }
 }

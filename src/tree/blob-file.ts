@@ -47,12 +47,13 @@ export function downloadBlob(
   repository: string,
   descriptor: BlobDescriptor,
 ): Promise<string> {
-  return context.blobs.ensure(descriptor, () => source.openBlob(repository, descriptor));
+  const label = `${source.name}/${repository}`;
+  return context.blobs.ensure(descriptor, () => source.openBlob(repository, descriptor), label);
 }
 
 /**
  * Makes the file for a blob known only by digest: its size comes from a
- * manifest that named it, or else from downloading it.
+ * manifest that named it or from the source, else from downloading it.
  */
 export async function blobFileByDigest(
   context: TreeContext,
@@ -61,10 +62,11 @@ export async function blobFileByDigest(
   digest: string,
   name: string,
 ): Promise<BlobFile> {
-  let descriptor = source.blobSeen(repository, digest);
-  if (descriptor?.size === undefined) {
+  const descriptor = source.blobSeen(repository, digest) ?? { digest };
+  let size = await source.blobSize(repository, digest);
+  if (size === undefined) {
     const path = await downloadBlob(context, source, repository, { digest });
-    descriptor = { digest, size: (await stat(path)).size };
+    size = (await stat(path)).size;
   }
-  return new BlobFile(name, context, source, repository, { ...descriptor, size: descriptor.size! });
+  return new BlobFile(name, context, source, repository, { ...descriptor, size });
 }

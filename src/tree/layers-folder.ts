@@ -1,7 +1,9 @@
 import type { LayerIndex } from "../layer/layer-index.js";
 import { buildLayerView } from "../image/layer-view.js";
 import type { BlobDescriptor } from "../source/image-source.js";
-import { BlobFile } from "./blob-file.js";
+import { stat } from "node:fs/promises";
+
+import { BlobFile, downloadBlob } from "./blob-file.js";
 import type { ImageLocation } from "./image-folder.js";
 import { layerFileName, layerFolderName } from "./layer-names.js";
 import { folderInfo, type FolderNode, type TreeNode } from "./tree-node.js";
@@ -27,19 +29,28 @@ export class LayersFolder implements FolderNode {
   }
 
   async children(): Promise<TreeNode[]> {
+    const sizes = await Promise.all(this.layers.map((layer) => this.sizeOf(layer)));
     const nodes: TreeNode[] = [];
     this.layers.forEach((layer, offset) => {
       const position = offset + 1;
-      nodes.push(this.rawFile(position, layer));
+      nodes.push(this.rawFile(position, { ...layer, size: sizes[offset]! }));
       if (this.withContents) nodes.push(this.contentsFolder(position, layer));
     });
     return nodes;
   }
 
-  private rawFile(position: number, layer: BlobDescriptor): TreeNode {
+  /** Schema 1 manifests give no layer sizes, so those come from the source. */
+  private async sizeOf(layer: BlobDescriptor): Promise<number> {
+    if (layer.size !== undefined) return layer.size;
     const { context, source, repository } = this.location;
-    const name = layerFileName(position, layer);
-    return new BlobFile(name, context, source, repository, { ...layer, size: layer.size ?? 0 });
+    const size = await source.blobSize(repository, layer.digest);
+    if (size !== undefined) return size;
+    return (await stat(await downloadBlob(context, source, repository, layer))).size;
+  }
+
+  private rawFile(position: number, layer: BlobDescriptor & { size: number }): TreeNode {
+    const { context, source, repository } = this.location;
+    return new BlobFile(layerFileName(position, layer), context, source, repository, layer);
   }
 
   private contentsFolder(position: number, layer: BlobDescriptor): FolderNode {
@@ -60,5 +71,6 @@ export class LayersFolder implements FolderNode {
 /** Returns a layer's index, running its one indexing pass when it has none yet. */
 export function indexLayerOf(location: ImageLocation, layer: BlobDescriptor): Promise<LayerIndex> {
   const { context, source, repository } = location;
-  return context.layers.index(layer, () => source.openBlob(repository, layer));
+  const label = `${source.name}/${repository}`;
+  return context.layers.index(layer, () => source.openBlob(repository, layer), label);
 }

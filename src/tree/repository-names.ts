@@ -1,3 +1,5 @@
+import { isValidDomain, isValidRepository } from "../reference/grammar.js";
+
 /**
  * Rules for the names of registries and repositories as they appear as
  * folder names. Checking them before any request keeps junk lookups that
@@ -5,14 +7,9 @@
  * reaching a registry.
  */
 
-/** One path component of a repository name, by the distribution grammar. */
-const REPOSITORY_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-
-/** A registry host, optionally with a port: a domain name, an IPv4 address or a bracketed IPv6 address. */
-const REGISTRY_HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
-
+/** Tests one path component of a repository name, by the distribution grammar. */
 export function isRepositoryComponent(name: string): boolean {
-  return name.length <= 255 && REPOSITORY_COMPONENT.test(name);
+  return !name.includes("/") && isValidRepository(name);
 }
 
 /**
@@ -21,7 +18,7 @@ export function isRepositoryComponent(name: string): boolean {
  * a registry.
  */
 export function isRegistryName(name: string): boolean {
-  if (!REGISTRY_HOST.test(name)) return false;
+  if (!isValidDomain(name)) return false;
   return name.includes(".") || name.includes(":") || name === "localhost";
 }
 

@@ -1,10 +1,8 @@
+import { isValidTag } from "../reference/grammar.js";
 import type { SourceCache } from "../cache/source-cache.js";
 import { openImageFolder } from "./image-folder.js";
 import { folderInfo, LazyFolder, ListedFolder, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
-
-/** Tag names by the distribution grammar. */
-const TAG = /^[\w][\w.-]{0,127}$/;
 
 /**
  * `_tags/`: one image folder per tag. Listing it fetches only the tag list;
@@ -22,14 +20,14 @@ export class TagsFolder extends ListedFolder {
   }
 
   override async child(name: string): Promise<TreeNode | undefined> {
-    if (!TAG.test(name)) return undefined;
+    if (!isValidTag(name)) return undefined;
     return openImageFolder(this.context, this.source, this.repository, name, name);
   }
 
   protected async list(): Promise<TreeNode[]> {
     const tags = await this.source.listTags(this.repository);
     return tags
-      .filter((tag) => TAG.test(tag))
+      .filter((tag) => isValidTag(tag))
       .map((tag) => new LazyFolder(tag, () => this.child(tag)));
   }
 }

@@ -59,6 +59,8 @@ export function sendError(response: ServerResponse, error: unknown): void {
 function headersFor(error: unknown): Record<string, string> {
   if (!(error instanceof RegdavError)) return {};
   switch (error.code) {
+    // NOTE: REGISTRY_UNAUTHORIZED also maps to 401 but gets no challenge, because the share's
+    // credentials are not what failed. RFC 9110 requires WWW-Authenticate on every 401.
     case "UNAUTHORIZED":
       return { "WWW-Authenticate": BASIC_CHALLENGE };
     case "METHOD_NOT_ALLOWED":

@@ -16,8 +16,9 @@ export function renderFolderListing(
   const rows = children
     .filter((child) => isServableName(child.name))
     .map((child) => rowOf(segments, child));
-  if (segments.length > 0)
+  if (segments.length > 0) {
     rows.unshift(linkRow(encodePathHref(segments.slice(0, -1), true), "../", ""));
+  }
 
   return [
     "<!DOCTYPE html>",

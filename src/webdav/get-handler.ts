@@ -99,7 +99,7 @@ async function sendFileBody(share: ShareRequest, source: Readable, length: numbe
       log.debug("connection closed before the file body was complete", { path });
       return;
     }
-    log.warn("file stream failed; aborted the response so the client sees a failed transfer", {
+    log.warn("aborted a response because its file stream failed", {
       path,
       error: error instanceof Error ? error.message : String(error),
     });

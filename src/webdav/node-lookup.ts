@@ -65,7 +65,7 @@ export class NodeLookup {
   }
 }
 
-/** Returns whether the error means the node is absent (NOT_FOUND, or NOT_A_DIRECTORY on a listing). */
+/** Returns whether the error means the node is absent: NOT_FOUND, or NOT_A_DIRECTORY from list. */
 export function isNodeMissing(error: unknown): boolean {
   return isNotFound(error) || (error instanceof RegdavError && error.code === "NOT_A_DIRECTORY");
 }

@@ -22,7 +22,10 @@ export function entityTagOf(node: NodeInfo): string {
   return `"${opaque}"`;
 }
 
-/** Returns the node's media type, or application/octet-stream when it has none or it is not a valid header value. */
+/**
+ * Returns the node's media type, or application/octet-stream when it has
+ * none or its type is not a valid header value.
+ */
 export function contentTypeOf(node: NodeInfo): string {
   const type = node.contentType;
   if (type === undefined || !/^[\x20-\x7e]+\/[\x20-\x7e]+$/.test(type)) return DEFAULT_CONTENT_TYPE;

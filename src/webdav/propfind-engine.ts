@@ -28,7 +28,10 @@ export interface PropfindOutcome {
   body: string;
 }
 
-/** The user every request runs as inside webdav-server; the share authenticates before calling in. */
+/**
+ * The user that every request runs as inside webdav-server. The share has
+ * authenticated the client before it calls in.
+ */
 const shareReader: webdav.IUser = {
   uid: "regdav-reader",
   username: "regdav-reader",
@@ -90,8 +93,9 @@ export class PropfindEngine {
   /** Runs webdav-server's per-request setup, then its PROPFIND command. */
   private start(request: object, response: CapturedResponse, body: string): void {
     const unchunked = this.command.unchunked;
-    if (unchunked === undefined)
+    if (unchunked === undefined) {
       throw new RegdavError("INTERNAL", "webdav-server has no PROPFIND handler");
+    }
 
     webdav.HTTPRequestContext.create(
       this.server,
@@ -104,7 +108,7 @@ export class PropfindEngine {
           return;
         }
         context.exit = () => response.end();
-        // webdav-server parses a string body as it is; a Buffer it copies with the deprecated `new Buffer`.
+        // A string body is parsed as it is, but a Buffer is copied with the deprecated `new Buffer`.
         unchunked.call(this.command, context, body as unknown as Buffer, context.exit);
       },
     );
@@ -114,8 +118,9 @@ export class PropfindEngine {
 /** Removes every command but PROPFIND from webdav-server and returns PROPFIND. */
 function takePropfindCommand(server: webdav.WebDAVServer): webdav.HTTPMethod {
   const command = server.methods["propfind"];
-  if (command === undefined)
+  if (command === undefined) {
     throw new RegdavError("INTERNAL", "webdav-server has no PROPFIND command");
+  }
   for (const name of Object.keys(server.methods)) delete server.methods[name];
   server.method("propfind", command);
   server.onUnknownMethod({
@@ -132,6 +137,8 @@ function takePropfindCommand(server: webdav.WebDAVServer): webdav.HTTPMethod {
  * re-encoded per segment, which webdav-server decodes back into the same
  * segments, and only the headers PROPFIND needs are passed. Accept is left
  * out because webdav-server would respond with JSON to `Accept: application/json`.
+ * If is left out too, so PROPFIND ignores If conditions, which without
+ * locks could only name ETags.
  */
 function syntheticRequest(call: PropfindCall) {
   return {

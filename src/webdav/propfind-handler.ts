@@ -25,9 +25,10 @@ export async function servePropfind(share: ShareRequest): Promise<void> {
   const failure = lookup.failureFor(outcome.status);
   if (failure !== undefined) throw failure;
   if (outcome.status !== 207) {
+    const path = JSON.stringify("/" + share.segments.join("/"));
     throw new RegdavError(
       "INTERNAL",
-      `webdav-server returned status ${outcome.status} for PROPFIND ${JSON.stringify("/" + share.segments.join("/"))}`,
+      `webdav-server returned status ${outcome.status} for PROPFIND ${path}`,
     );
   }
 

@@ -16,8 +16,9 @@ export type PropfindDepth = 0 | 1;
  */
 export function bodyLimitOf(method: string): number | undefined {
   if (method === "PROPFIND") return PROPFIND_BODY_LIMIT;
-  if (method === "GET" || method === "HEAD" || method === "OPTIONS")
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") {
     return BODYLESS_METHOD_BODY_LIMIT;
+  }
   return undefined;
 }
 

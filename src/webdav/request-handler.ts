@@ -60,8 +60,9 @@ async function handle(
   authenticate: Authenticator | undefined,
 ): Promise<void> {
   const share = checkRequest(services);
-  if (authenticate)
+  if (authenticate) {
     checkAuthorization(share.request, authenticate(share.request.headers.authorization));
+  }
 
   const handler = handlers[share.method];
   if (handler === undefined) throw methodNotAllowed(share.method);
@@ -126,8 +127,9 @@ function respondWithError(
   }
   try {
     // Closing drops an unread body, which node:http would otherwise read to the end.
-    if (hasRequestBody(request) && !request.readableEnded)
+    if (hasRequestBody(request) && !request.readableEnded) {
       response.setHeader("Connection", "close");
+    }
     sendError(response, error);
   } catch (sendFailure) {
     log.error("failed to send an error response", {

@@ -24,13 +24,15 @@ export interface RequestPath {
  */
 export function parseRequestPath(target: string): RequestPath {
   const path = withoutQuery(withoutOrigin(target));
-  if (!path.startsWith("/"))
+  if (!path.startsWith("/")) {
     throw invalidPath(`request target ${quote(target)} is not an absolute path`);
+  }
   if (path.includes("#")) throw invalidPath("request path contains a raw '#'; encode it as %23");
-  if (/[^\x21-\x7e]/.test(path))
+  if (/[^\x21-\x7e]/.test(path)) {
     throw invalidPath(
       "request path contains a raw space, control or non-ASCII character; percent-encode it",
     );
+  }
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) {
     throw invalidPath(`request path is longer than ${MAX_PATH_BYTES} bytes`);
   }

@@ -26,7 +26,7 @@ describe("BlobStore", () => {
   });
 
   it("stores a verified blob under its digest", async () => {
-    const path = await store.ensure({ digest, size: content.length }, async () => Readable.from([content]));
+    const path = await store.ensure({ digest, size: content.length }, async () => Readable.from([content]), "test/repo");
     expect(await readFile(path)).toEqual(content);
     expect(path).toBe(join(root, "blobs", "sha256", digest.slice(7)));
   });
@@ -37,35 +37,36 @@ describe("BlobStore", () => {
       opened += 1;
       return Readable.from([content]);
     };
-    await Promise.all([1, 2, 3, 4].map(() => store.ensure({ digest }, open)));
+    await Promise.all([1, 2, 3, 4].map(() => store.ensure({ digest }, open, "test/repo")));
     expect(opened).toBe(1);
   });
 
   it("rejects and keeps nothing when the digest does not match", async () => {
     const tampered = Buffer.from(content);
-    tampered[10] ^= 1;
-    const attempt = store.ensure({ digest }, async () => Readable.from([tampered]));
+    tampered[10] = tampered[10]! ^ 1;
+    const attempt = store.ensure({ digest }, async () => Readable.from([tampered]), "test/repo");
     await expect(attempt).rejects.toMatchObject({ code: "DIGEST_MISMATCH" });
     expect(await store.cachedPath(digest)).toBeUndefined();
     expect(await readdir(join(root, "blobs", "sha256"))).toEqual([]);
   });
 
   it("rejects a blob longer than its descriptor", async () => {
-    const attempt = store.ensure({ digest, size: content.length - 1 }, async () => Readable.from([content]));
+    const attempt = store.ensure({ digest, size: content.length - 1 }, async () => Readable.from([content]), "test/repo");
     await expect(attempt).rejects.toBeInstanceOf(RegdavError);
     await expect(attempt).rejects.toMatchObject({ code: "SIZE_MISMATCH" });
   });
 
   it("rejects a truncated blob", async () => {
     const short = content.subarray(0, 100);
-    const attempt = store.ensure({ digest, size: content.length }, async () => Readable.from([short]));
+    const attempt = store.ensure({ digest, size: content.length }, async () => Readable.from([short]), "test/repo");
     await expect(attempt).rejects.toMatchObject({ code: "SIZE_MISMATCH" });
   });
 
   it("tries afresh after a failed download", async () => {
     const tampered = Buffer.from("wrong");
-    await expect(store.ensure({ digest }, async () => Readable.from([tampered]))).rejects.toThrow();
-    const path = await store.ensure({ digest }, async () => Readable.from([content]));
+    const attempt = store.ensure({ digest }, async () => Readable.from([tampered]), "test/repo");
+    await expect(attempt).rejects.toThrow();
+    const path = await store.ensure({ digest }, async () => Readable.from([content]), "test/repo");
     expect(await readFile(path)).toEqual(content);
   });
 });

@@ -15,6 +15,23 @@ export interface DavEntry {
   contentType: string | undefined;
 }
 
+export interface DavResponse {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+}
+
+/** Sends one request and reads the whole body; throws only when the connection fails. */
+export async function davRequest(
+  url: string,
+  method = "GET",
+  headers: Record<string, string> = {},
+): Promise<DavResponse> {
+  const response = await fetch(url, { method, headers });
+  const body = Buffer.from(await response.arrayBuffer());
+  return { status: response.status, headers: response.headers, body };
+}
+
 export async function propfind(url: string, depth: "0" | "1" = "1"): Promise<DavEntry[]> {
   const response = await fetch(url, { method: "PROPFIND", headers: { Depth: depth } });
   const body = await response.text();
@@ -24,14 +41,33 @@ export async function propfind(url: string, depth: "0" | "1" = "1"): Promise<Dav
   return parseMultistatus(body);
 }
 
+/** Returns the PROPFIND Depth 0 entry of one file or folder. */
+export async function statEntry(url: string): Promise<DavEntry> {
+  const entries = await propfind(url, "0");
+  const [entry] = entries;
+  if (entries.length !== 1 || entry === undefined) {
+    throw new Error(`PROPFIND ${url} with Depth 0 returned ${entries.length} entries, expected 1`);
+  }
+  return entry;
+}
+
+/** Lists a folder's children with PROPFIND Depth 1, without the folder itself, sorted by name. */
+export async function listEntries(url: string): Promise<DavEntry[]> {
+  const entries = await propfind(url, "1");
+  const self = decodeURIComponent(new URL(url).pathname).replace(/\/$/, "");
+  return entries
+    .filter((entry) => hrefPath(entry.href, url) !== self)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /** Lists the names of a folder's children, without the folder itself, sorted. */
 export async function listNames(url: string): Promise<string[]> {
-  const entries = await propfind(url, "1");
-  const self = new URL(url).pathname;
-  return entries
-    .filter((entry) => decodeURIComponent(new URL(entry.href, url).pathname) !== decodeURIComponent(self))
-    .map((entry) => entry.name)
-    .sort();
+  return (await listEntries(url)).map((entry) => entry.name);
+}
+
+/** Returns a PROPFIND href as a decoded path without a trailing `/`, resolved against `base`. */
+export function hrefPath(href: string, base: string): string {
+  return decodeURIComponent(new URL(href, base).pathname).replace(/\/$/, "");
 }
 
 export async function getBytes(url: string, headers: Record<string, string> = {}): Promise<Buffer> {
@@ -46,7 +82,7 @@ export async function getBytes(url: string, headers: Record<string, string> = {}
 export function parseMultistatus(xml: string): DavEntry[] {
   const responses = xml.match(/<(?:\w+:)?response\b[\s\S]*?<\/(?:\w+:)?response>/g) ?? [];
   return responses.map((block) => {
-    const href = decodeXml(element(block, "href") ?? "");
+    const href = element(block, "href") ?? "";
     const path = href.replace(/\/$/, "");
     const size = element(block, "getcontentlength");
     return {
@@ -62,8 +98,9 @@ export function parseMultistatus(xml: string): DavEntry[] {
 }
 
 function element(block: string, name: string): string | undefined {
-  const match = new RegExp(`<(?:\\w+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:\\w+:)?${name}>`).exec(block);
-  return match?.[1];
+  const pattern = `<(?:\\w+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:\\w+:)?${name}>`;
+  const match = new RegExp(pattern).exec(block);
+  return match?.[1] === undefined ? undefined : decodeXml(match[1]);
 }
 
 function decodeXml(text: string): string {
@@ -72,6 +109,8 @@ function decodeXml(text: string): string {
     .replace(/&gt;/g, ">")
     .replace(/&quot;/g, '"')
     .replace(/&apos;/g, "'")
+    .replace(/&#(\d+);/g, (_, code: string) => String.fromCodePoint(Number(code)))
+    .replace(/&#x([0-9a-f]+);/gi, (_, code: string) => String.fromCodePoint(parseInt(code, 16)))
     .replace(/&amp;/g, "&");
 }
 
@@ -81,4 +120,24 @@ export function encodePath(path: string): string {
     .split("/")
     .map((segment) => encodeURIComponent(segment))
     .join("/");
+}
+
+/**
+ * Lists every path below a folder with PROPFIND Depth 1 on each folder,
+ * relative to it, folders with a trailing `/`. Stops descending at
+ * `maxDepth` levels, so a tree that never ends still returns.
+ */
+export async function walkFolder(url: string, maxDepth = 12): Promise<string[]> {
+  const paths: string[] = [];
+  const visit = async (folderUrl: string, prefix: string, depth: number) => {
+    for (const entry of await listEntries(folderUrl)) {
+      const path = `${prefix}${entry.name}`;
+      paths.push(entry.isFolder ? `${path}/` : path);
+      if (entry.isFolder && depth < maxDepth) {
+        await visit(`${folderUrl}${encodeURIComponent(entry.name)}/`, `${path}/`, depth + 1);
+      }
+    }
+  };
+  await visit(url, "", 1);
+  return paths.sort();
 }

@@ -2,16 +2,19 @@ import { access } from "node:fs/promises";
 import { join } from "node:path";
 
 import { respondsToHttp, startService } from "./service.js";
-import { makeTempDir, repoRoot, retryOnPortInUse } from "./tools.js";
+import { makeTempDir, repoRoot, retryOnPortInUse, type TempDir } from "./tools.js";
 
 export interface RegdavProcess {
   /** `http://127.0.0.1:PORT/`, the root of the WebDAV share. */
   readonly url: string;
-  /** The fresh cache folder passed as `--cache-dir`. */
+  /** The folder passed as `--cache-dir`: a fresh one unless `RegdavOptions.cacheDir` was given. */
   readonly cacheDir: string;
   /** Everything regdav wrote to stdout and stderr so far. */
   output(): string;
-  /** Stops regdav (SIGTERM, then SIGKILL after 5 s) and deletes its cache folder. */
+  /**
+   * Stops regdav (SIGTERM, then SIGKILL after 5 s) and deletes its cache
+   * folder, unless the caller passed that folder as `RegdavOptions.cacheDir`.
+   */
   stop(): Promise<void>;
 }
 
@@ -22,13 +25,19 @@ export interface RegdavOptions {
   env?: Record<string, string>;
   /** The script run by node instead of bin/regdav; the harness self-test passes a stand-in. */
   launcher?: string;
+  /**
+   * An existing cache folder to pass as `--cache-dir`, so that a restarted
+   * regdav finds what an earlier one cached. The caller owns and deletes it.
+   */
+  cacheDir?: string;
 }
 
 /**
  * Runs `node bin/regdav serve --listen 127.0.0.1:<free port> --cache-dir
- * <fresh temp folder> ...args` from the repository root, and resolves once
- * `OPTIONS /` gets a response. bin/regdav runs the compiled dist/, which
- * must be built first (test/harness/global-setup.ts does that).
+ * <fresh temp folder, or options.cacheDir> ...args` from the repository
+ * root, and resolves once `OPTIONS /` gets a response. bin/regdav runs the
+ * compiled dist/, which must be built first (test/harness/global-setup.ts
+ * does that).
  */
 export async function startRegdav(
   args: readonly string[] = [],
@@ -38,7 +47,10 @@ export async function startRegdav(
   await access(launcher).catch(() => {
     throw new Error(`${launcher} not found: the end-to-end tests run regdav through it`);
   });
-  const cacheDir = await makeTempDir("regdav-cache");
+  const cacheDir: TempDir =
+    options.cacheDir === undefined
+      ? await makeTempDir("regdav-cache")
+      : { path: options.cacheDir, remove: async () => {} };
 
   try {
     return await retryOnPortInUse(async (port) => {

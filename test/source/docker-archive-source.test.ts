@@ -66,6 +66,14 @@ describe("DockerArchiveSource", () => {
     });
     const source = await openDockerArchive("saved", archive);
     expect(await source.listTags("library/web")).toEqual(["ok"]);
+    expect(await source.listRepositories()).toEqual(["ghcr.io/team/tool", "library/web", "saved"]);
+  });
+
+  it("lists an image with only invalid names as untagged", async () => {
+    const archive = await writeArchive((entries) => [{ ...entries[0]!, RepoTags: ["Not Valid"] }]);
+    const source = await openDockerArchive("saved", archive);
+    expect(await source.listRepositories()).toEqual(["saved"]);
+    expect(await source.listTags("saved")).toEqual([]);
   });
 
   it("skips an invalid manifest.json entry", async () => {

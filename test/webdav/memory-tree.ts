@@ -54,8 +54,9 @@ export class MemoryTree implements VirtualTree {
   async list(path: readonly string[]): Promise<NodeInfo[]> {
     this.calls.list++;
     const node = this.find(path);
-    if (node.children === undefined)
+    if (node.children === undefined) {
       throw new RegdavError("NOT_A_DIRECTORY", `${path.join("/")} is a file`);
+    }
     if (node.options.openError) throw node.options.openError;
     return [...node.children.values()].map(infoOf);
   }
@@ -63,8 +64,9 @@ export class MemoryTree implements VirtualTree {
   async read(path: readonly string[], range?: ByteRange): Promise<Readable> {
     this.calls.read++;
     const node = this.find(path);
-    if (node.content === undefined)
+    if (node.content === undefined) {
       throw new RegdavError("IS_A_DIRECTORY", `${path.join("/")} is a folder`);
+    }
     if (node.options.openError) throw node.options.openError;
 
     const start = range?.start ?? 0;
@@ -84,8 +86,9 @@ export class MemoryTree implements VirtualTree {
 
   private insert(path: string[], node: MemoryNode): void {
     const parent = this.find(path.slice(0, -1));
-    if (parent.children === undefined)
+    if (parent.children === undefined) {
       throw new Error(`cannot add ${path.join("/")}: parent is a file`);
+    }
     parent.children.set(node.name, node);
   }
 }
@@ -102,7 +105,7 @@ function infoOf(node: MemoryNode): NodeInfo {
   };
 }
 
-/** Streams `bytes` in chunks, one per event loop turn; errors after `failAfter` bytes when given. */
+/** Streams `bytes` in chunks, one per event loop turn, and errors after `failAfter` bytes when given. */
 function chunkedStream(bytes: Buffer, failAfter?: number): Readable {
   let offset = 0;
   return new Readable({

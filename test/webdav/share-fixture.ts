@@ -17,6 +17,8 @@ export const TRICKY_NAMES = [
   "ünï",
   "semi;colon",
   "plus+sign",
+  "it's (1)*!~",
+  "日本語 🎉",
 ];
 
 /** Size of /random.bin: about 5 MB and odd, so no range lines up with a chunk. */

@@ -1,0 +1,158 @@
+// The benchmark suites that bench/run.mjs runs, in order. Each suite turns
+// measurements into comparisons: a regdav series beside one or more
+// alternatives, all in the same unit. Add a measurement by adding a suite.
+import { startBrowseServers, warmCat, warmPropfind } from "./browse.mjs";
+import { firstCatPullUnpack, firstCatRegdav, streamBound } from "./first-cat.mjs";
+import { firstListingMemory } from "./memory.mjs";
+import { formatBytes, formatMs, median } from "./stats.mjs";
+
+/** The folder listed by the PROPFIND suite: a few hundred entries in Debian. */
+const listedFolder = "/usr/bin/";
+
+/** The rootfs files read in each image: a small one in the first layer and the last layer's last file. */
+function filesOf(image) {
+  return ["/etc/os-release", image.lastFile];
+}
+
+/**
+ * Per run: a fresh regdav for each file, one pull and unpack for all files,
+ * and the stream bound. Interleaving the tools spreads the noise of the
+ * shared machine over all of them.
+ */
+async function firstCat(ctx, image, runs) {
+  const files = filesOf(image);
+  const series = {
+    regdav: Object.fromEntries(files.map((path) => [path, []])),
+    pull: Object.fromEntries(files.map((path) => [path, []])),
+    sequential: [],
+    parallel: [],
+    copy: [],
+    unpack: [],
+    disk: { regdav: [], pull: [] },
+  };
+  for (let run = 0; run < runs; run++) {
+    ctx.progress(`first cat in ${image.name}, run ${run + 1} of ${runs}`);
+    await firstCatRun(ctx, image, files, series);
+  }
+  return [...files.map((path) => firstCatComparison(image, path, series)), diskComparison(image, series)];
+}
+
+async function firstCatRun(ctx, image, files, series) {
+  const regdavBodies = {};
+  for (const path of files) {
+    const { ms, body, diskBytes } = await firstCatRegdav(ctx, image, path);
+    series.regdav[path].push(ms);
+    series.disk.regdav.push(diskBytes);
+    regdavBodies[path] = body;
+  }
+
+  const pulled = await firstCatPullUnpack(ctx, image, files);
+  series.disk.pull.push(pulled.diskBytes);
+  series.copy.push(pulled.copyMs);
+  series.unpack.push(pulled.unpackMs);
+  for (const path of files) {
+    series.pull[path].push(pulled.files[path].ms);
+    if (!pulled.files[path].body.equals(regdavBodies[path])) {
+      ctx.notice(`regdav sent other bytes than the unpacked image for ${image.name}:${path}`);
+    }
+  }
+
+  series.sequential.push(await streamBound(ctx, image, 1));
+  if (image.layers.length > 1) series.parallel.push(await streamBound(ctx, image, 3));
+}
+
+function firstCatComparison(image, path, series) {
+  const alternatives = [
+    { label: "skopeo copy + umoci unpack + cat", samples: series.pull[path] },
+    { label: "stream bound, one layer at a time", samples: series.sequential },
+  ];
+  if (series.parallel.length > 0) {
+    alternatives.push({ label: "stream bound, 3 layers at a time", samples: series.parallel });
+  }
+  const title = `first cat ${path} (${image.name})`;
+  const note =
+    `skopeo copy alone: median ${formatMs(median(series.copy))}, ` +
+    `umoci unpack alone: median ${formatMs(median(series.unpack))}`;
+  return { title, unit: "ms", regdav: series.regdav[path], alternatives, note };
+}
+
+function diskComparison(image, series) {
+  return {
+    title: `disk used after the first cat (${image.name})`,
+    unit: "bytes",
+    regdav: series.disk.regdav,
+    alternatives: [{ label: "OCI layout + unpacked bundle", samples: series.disk.pull }],
+    note: "regdav's cache folder and the pulled layout with its bundle, counted with du -sb",
+  };
+}
+
+const rcloneLabel = "rclone serve webdav of the unpacked image";
+
+/** Warm GETs of each file and warm PROPFINDs of a folder, regdav against rclone. */
+async function browse(ctx, image, runs) {
+  ctx.progress(`warm reads and listings in ${image.name}`);
+  const servers = await startBrowseServers(ctx, image);
+  const comparisons = [];
+  try {
+    for (const path of filesOf(image)) {
+      const result = await warmCat(servers, path, runs);
+      if (!result.sameBytes) ctx.notice(`regdav and rclone sent other bytes for ${path}`);
+      const title = `warm cat ${path} (${image.name})`;
+      const alternatives = [{ label: rcloneLabel, samples: result.rclone }];
+      comparisons.push({ title, unit: "ms", regdav: result.regdav, alternatives });
+    }
+    comparisons.push(propfindComparison(image, await warmPropfind(servers, listedFolder, runs)));
+    ctx.notice(servers.regdavOutput());
+  } finally {
+    await servers.stop();
+  }
+  return comparisons;
+}
+
+function propfindComparison(image, listing) {
+  const { regdav, rclone } = listing.entries;
+  return {
+    title: `warm PROPFIND Depth 1 ${listedFolder} (${image.name})`,
+    unit: "ms",
+    regdav: listing.regdav,
+    alternatives: [{ label: rcloneLabel, samples: listing.rclone }],
+    note: `${listedFolder} lists ${regdav} entries in regdav and ${rclone} in rclone`,
+  };
+}
+
+/** Peak RSS of a fresh regdav after its first listing of rootfs/, and that listing's time. */
+async function memory(ctx, image, runs) {
+  const results = [];
+  for (let run = 0; run < runs; run++) {
+    ctx.progress(`first rootfs listing of ${image.name}, run ${run + 1} of ${runs}`);
+    results.push(await firstListingMemory(ctx, image));
+  }
+  return [
+    {
+      title: `first PROPFIND Depth 1 rootfs/ (${image.name})`,
+      unit: "ms",
+      regdav: results.map((result) => result.ms),
+      alternatives: [],
+    },
+    {
+      title: `peak RSS after first rootfs/ listing (${image.name})`,
+      unit: "bytes",
+      regdav: results.map((result) => result.rss),
+      alternatives: [],
+      note: `regdav's RSS before the request: ${results.map((r) => formatBytes(r.idleRss)).join(", ")}`,
+    },
+  ];
+}
+
+/**
+ * The suites by id, with their default repetition counts: at least 5 for
+ * runs of a few seconds and 3 for the large image, where one run takes tens
+ * of seconds. `--runs N` overrides the counts.
+ */
+export const suites = [
+  { id: "first-cat-bookworm", image: "bookworm", runs: 5, run: firstCat },
+  { id: "first-cat-large", image: "large", runs: 3, run: firstCat },
+  { id: "browse-bookworm", image: "bookworm", runs: 30, run: browse },
+  { id: "memory-bookworm", image: "bookworm", runs: 5, run: memory },
+  { id: "memory-large", image: "large", runs: 3, run: memory },
+];

@@ -1,0 +1,48 @@
+// Timed WebDAV requests, the same for regdav and for rclone serve webdav.
+// Each time runs from sending the request to receiving the last body byte.
+
+/** The properties a file manager needs for a folder listing. */
+const propfindBody =
+  '<?xml version="1.0" encoding="utf-8"?>\n' +
+  '<D:propfind xmlns:D="DAV:"><D:prop>' +
+  "<D:resourcetype/><D:getcontentlength/><D:getlastmodified/>" +
+  "<D:getcontenttype/><D:displayname/>" +
+  "</D:prop></D:propfind>";
+
+/** Encodes each segment of a path for a URL, keeping the slashes. */
+export function encodePath(path) {
+  return path.split("/").map(encodeURIComponent).join("/");
+}
+
+async function timedRequest(url, init, expectedStatus) {
+  const started = performance.now();
+  const response = await fetch(url, init);
+  const body = Buffer.from(await response.arrayBuffer());
+  const ms = performance.now() - started;
+  if (response.status !== expectedStatus) {
+    const excerpt = body.toString("utf8").slice(0, 500);
+    throw new Error(`${init.method} ${url}: expected ${expectedStatus}, got ${response.status}: ${excerpt}`);
+  }
+  return { ms, body };
+}
+
+/** GETs a file; returns the time in milliseconds and the body. */
+export function timedGet(url) {
+  return timedRequest(url, { method: "GET" }, 200);
+}
+
+/**
+ * Sends PROPFIND with Depth 1 for a folder; returns the time in
+ * milliseconds and the number of entries listed, the folder itself not
+ * counted.
+ */
+export async function timedPropfind(url) {
+  const init = {
+    method: "PROPFIND",
+    headers: { depth: "1", "content-type": "application/xml; charset=utf-8" },
+    body: propfindBody,
+  };
+  const { ms, body } = await timedRequest(url, init, 207);
+  const responses = body.toString("utf8").match(/<(?:[A-Za-z]+:)?response[\s>]/g) ?? [];
+  return { ms, entries: responses.length - 1 };
+}

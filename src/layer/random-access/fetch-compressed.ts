@@ -1,0 +1,16 @@
+import type { Readable } from "node:stream";
+
+/**
+ * Opens the compressed blob's bytes [start, endInclusive], such as with an
+ * HTTP Range request or a file read. The stream must yield exactly those
+ * bytes; the readers treat more or fewer as an error.
+ */
+export type FetchCompressed = (
+  start: number,
+  endInclusive: number,
+) => Promise<Readable | AsyncIterable<Uint8Array>>;
+
+export interface ReadRangeOptions {
+  /** Names the stream in error messages, such as `layer sha256:...`. */
+  streamName?: string;
+}

@@ -1,0 +1,120 @@
+import { Readable, Transform, type Duplex } from "node:stream";
+
+import type { Compression } from "../compression.js";
+import { ByteReader } from "./byte-reader.js";
+import { readBytes } from "./chunk-streams.js";
+import type { FetchCompressed, ReadRangeOptions } from "./fetch-compressed.js";
+import { GzipCheckpointIndexer, type GzipIndexerOptions } from "./gzip-indexer.js";
+import { readGzipRange } from "./gzip-range-reader.js";
+import { checkReadRange, expectFetchEnd } from "./range-checks.js";
+import type { RandomAccessIndex } from "./random-access-index.js";
+import { ZstdFrameIndexer } from "./zstd-indexer.js";
+import { readZstdRange } from "./zstd-range-reader.js";
+
+export type { FetchCompressed, ReadRangeOptions } from "./fetch-compressed.js";
+export type { GzipIndexerOptions, IndexerOptions } from "./gzip-indexer.js";
+export { GzipCheckpointIndexer } from "./gzip-indexer.js";
+export { ZstdFrameIndexer } from "./zstd-indexer.js";
+export { readGzipRange } from "./gzip-range-reader.js";
+export { readZstdRange } from "./zstd-range-reader.js";
+export * from "./gzip-checkpoint-index.js";
+export * from "./zstd-frame-index.js";
+export * from "./random-access-index.js";
+export * from "./random-access-format.js";
+export { RandomAccessError } from "./random-access-errors.js";
+
+/** A decompressing stream for the layer pass that also builds a RandomAccessIndex. */
+export interface IndexingDecompressor {
+  /** Write the compressed blob, read the uncompressed data. */
+  stream: Duplex;
+  /** Returns the index once `stream` has ended; throws before that. */
+  index(): RandomAccessIndex;
+}
+
+/**
+ * Creates the decompressor for one layer pass, in place of
+ * createDecompressor() from compression.ts, that records where later reads
+ * can start decoding.
+ */
+export function createIndexingDecompressor(
+  compression: Compression,
+  options: GzipIndexerOptions = {},
+): IndexingDecompressor {
+  switch (compression) {
+    case "gzip": {
+      const indexer = new GzipCheckpointIndexer(options);
+      return { stream: indexer.stream, index: () => ({ kind: "gzip", ...indexer.index() }) };
+    }
+    case "zstd": {
+      const indexer = new ZstdFrameIndexer(options);
+      return { stream: indexer.stream, index: () => ({ kind: "zstd", ...indexer.index() }) };
+    }
+    case "none":
+      return countingPassThrough();
+  }
+}
+
+/**
+ * Opens the uncompressed bytes [offset, offset + length) of a layer blob,
+ * fetching only the compressed bytes that hold them. See readGzipRange and
+ * readZstdRange for what each checks.
+ */
+export function readUncompressedRange(
+  index: RandomAccessIndex,
+  fetchCompressed: FetchCompressed,
+  offset: number,
+  length: number,
+  options: ReadRangeOptions = {},
+): Readable {
+  switch (index.kind) {
+    case "gzip":
+      return readGzipRange(index, fetchCompressed, offset, length, options);
+    case "zstd":
+      return readZstdRange(index, fetchCompressed, offset, length, options);
+    case "none":
+      return readPlainRange(index.uncompressedSize, fetchCompressed, offset, length, options);
+  }
+}
+
+function countingPassThrough(): IndexingDecompressor {
+  let size = 0;
+  let flushed = false;
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      callback(null, chunk);
+    },
+    flush(callback) {
+      flushed = true;
+      callback();
+    },
+  });
+  const index = (): RandomAccessIndex => {
+    if (!flushed) throw new Error("the uncompressed layer's index is not finished");
+    return { kind: "none", compressedSize: size, uncompressedSize: size };
+  };
+  return { stream, index };
+}
+
+function readPlainRange(
+  size: number,
+  fetchCompressed: FetchCompressed,
+  offset: number,
+  length: number,
+  options: ReadRangeOptions,
+): Readable {
+  const streamName = options.streamName ?? "uncompressed stream";
+  checkReadRange(streamName, offset, length, size);
+  if (length === 0) return Readable.from([]);
+  const end = offset + length - 1;
+  async function* copyRange(): AsyncGenerator<Buffer> {
+    const reader = new ByteReader(await fetchCompressed(offset, end), streamName, offset);
+    try {
+      yield* readBytes(reader, length, "the requested range");
+      await expectFetchEnd(reader, offset, end, streamName);
+    } finally {
+      await reader.close();
+    }
+  }
+  return Readable.from(copyRange(), { objectMode: false });
+}
