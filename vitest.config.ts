@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: "forks",
     globalSetup: ["test/harness/global-setup.ts"],
+    reporters: ["default", "./test/harness/summary-reporter.ts"],
   },
 });

@@ -87,6 +87,8 @@ if [[ $EUID -ne 0 ]]; then
 fi
 require debootstrap umoci tar node
 mkdir -p "$work"
+# The folder holds gigabytes of images and caches: keep git from adding it.
+printf '*\n' >"$work/.gitignore"
 build_debian_rootfs
 pack_debian_image
 pack_large_image

@@ -6,14 +6,17 @@
 //   node bench/run.mjs [--only ID[,ID...]] [--runs N] [--no-doc]
 //
 // --only runs the named suites and leaves docs/benchmarks.md as it is.
+// REGDAV_BENCH_REGDAV=DIR measures the regdav checkout in DIR (its dist/
+// built) instead of this one, for example an older commit to compare with.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
-import { benchmarksPage, describeMachine } from "./lib/page.mjs";
+import { benchmarksPage, describeMachine, describeRegdav } from "./lib/page.mjs";
 import { checkBuild } from "./lib/regdav.mjs";
 import { hasManifest, startRegistry } from "./lib/registry.mjs";
 import { resultsTable } from "./lib/report.mjs";
@@ -23,8 +26,9 @@ import { suites } from "./lib/suites.mjs";
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const work = process.env.REGDAV_BENCH_WORK ?? join(repoRoot, "bench", ".work");
 const layout = join(work, "oci");
+const regdavRoot = process.env.REGDAV_BENCH_REGDAV ?? repoRoot;
 
-/** Where each layout tag is pushed in the registry. */
+/** Registry repository and tag of each tag in the local OCI layout. */
 const registryNames = {
   bookworm: { repository: "bench/debian", tag: "bookworm" },
   large: { repository: "bench/large", tag: "latest" },
@@ -62,8 +66,8 @@ function ensureImages() {
 
 /**
  * Pushes each image unless the registry has it, then checks that the
- * registry's manifest lists the layers of the local layout, so the bench
- * knows which blobs it times.
+ * registry's manifest lists the same layers as the local layout, because the
+ * stream bound fetches those blobs by digest.
  */
 async function pushImages(ctx, described) {
   const images = {};
@@ -90,7 +94,9 @@ async function registryLayers(registryUrl, { repository, tag }) {
   const response = await fetch(`${registryUrl}/v2/${repository}/manifests/${tag}`, {
     headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
   });
-  if (response.status !== 200) throw new Error(`manifest ${repository}:${tag}: status ${response.status}`);
+  if (response.status !== 200) {
+    throw new Error(`fetching the manifest of ${repository}:${tag} failed with status ${response.status}`);
+  }
   const manifest = await response.json();
   return manifest.layers.map((layer) => layer.digest);
 }
@@ -99,8 +105,8 @@ async function registryLayers(registryUrl, { repository, tag }) {
 function makeNotices() {
   const seen = new Set();
   const add = (text) => {
-    for (const line of text.split("\n").map((part) => part.trim())) {
-      if (line !== "" && !seen.has(line)) seen.add(line);
+    for (const line of text.split("\n")) {
+      if (line.trim() !== "") seen.add(line.trim());
     }
   };
   return { add, list: () => [...seen] };
@@ -108,7 +114,8 @@ function makeNotices() {
 
 async function main() {
   const options = parseOptions();
-  const staleBuild = await checkBuild(repoRoot);
+  const loadAtStart = loadavg()[0];
+  const staleBuild = await checkBuild(regdavRoot);
   ensureImages();
   const described = JSON.parse(await readFile(join(work, "images.json"), "utf8"));
   const scratch = join(work, "scratch");
@@ -121,7 +128,7 @@ async function main() {
     notices.add(staleBuild);
   }
   const ctx = {
-    repoRoot,
+    regdavRoot,
     layout,
     scratch,
     skopeo: skopeoSetup(join(scratch, "skopeo")),
@@ -135,14 +142,14 @@ async function main() {
     for (const suite of suites.filter((s) => options.only.includes(s.id))) {
       comparisons.push(...(await suite.run(ctx, images[suite.image], options.runs ?? suite.runs)));
     }
-    await report(options, images, comparisons, notices.list());
+    await report(options, images, comparisons, notices.list(), [loadAtStart, loadavg()[0]]);
   } finally {
     await ctx.registry.stop();
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-async function report(options, images, comparisons, notices) {
+async function report(options, images, comparisons, notices, load) {
   console.log(resultsTable(comparisons));
   if (notices.length > 0) console.log("\nNotes:\n" + notices.map((n) => `- ${n}`).join("\n"));
   await writeFile(join(work, "results.json"), JSON.stringify({ comparisons, notices }, null, 2));
@@ -150,7 +157,8 @@ async function report(options, images, comparisons, notices) {
 
   const page = benchmarksPage({
     date: new Date().toISOString().slice(0, 10),
-    machine: await describeMachine(),
+    regdav: await describeRegdav(regdavRoot),
+    machine: await describeMachine(load),
     images: Object.values(images),
     comparisons,
     notices,

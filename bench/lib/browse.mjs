@@ -18,7 +18,7 @@ export async function startBrowseServers(ctx, image) {
   const dir = await mkdtemp(join(ctx.scratch, "browse-"));
   const bundle = join(dir, "bundle");
   await runCommand("umoci", ["unpack", "--image", `${ctx.layout}:${image.layoutTag}`, bundle]);
-  const regdav = await startRegdav(ctx.repoRoot, ctx.scratch, ctx.registry.host);
+  const regdav = await startRegdav(ctx.regdavRoot, ctx.scratch, ctx.registry.host);
   const rclone = await startRcloneWebdav(join(bundle, "rootfs"), dir).catch(async (error) => {
     await regdav.stop();
     throw error;

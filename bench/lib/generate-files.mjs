@@ -9,8 +9,8 @@ const MiB = 1024 * 1024;
 
 /**
  * The layers added on top of the Debian root filesystem. Random bytes stand
- * for compiled or already compressed data (gzip cannot shrink them); log
- * lines and source-like text shrink several times.
+ * for compiled or already compressed data, which gzip cannot shrink. Log
+ * lines and source-like text shrink about four times.
  */
 const layers = {
   models: (dir) => writeFiles(join(dir, "opt/models"), 24, () => 12 * MiB, "model", randomChunk),
@@ -55,10 +55,10 @@ function logText(size, seed) {
   let time = Date.UTC(2024, 0, 1) + seed * 1000;
   while (length < size) {
     time += random(5000);
-    const words3 = [0, 1, 2].map(() => words[random(words.length)]).join(" ");
+    const phrase = [0, 1, 2].map(() => words[random(words.length)]).join(" ");
     const line =
       `${new Date(time).toISOString()} ${levels[random(levels.length)]} ` +
-      `id=${random(1_000_000).toString(16)} ${words3} ` +
+      `id=${random(1_000_000).toString(16)} ${phrase} ` +
       `path=/api/v1/items/${random(100_000)} status=${[200, 200, 304, 404, 500][random(5)]} ` +
       `ms=${random(2000)}\n`;
     lines.push(line);

@@ -11,7 +11,7 @@ import { timedPropfind } from "./webdav-client.mjs";
  * the RSS regdav had before the request.
  */
 export async function firstListingMemory(ctx, image) {
-  const regdav = await startRegdav(ctx.repoRoot, ctx.scratch, ctx.registry.host);
+  const regdav = await startRegdav(ctx.regdavRoot, ctx.scratch, ctx.registry.host);
   try {
     await flushDisk();
     const idleRss = await peakRss(regdav.pid);

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 
-/** Servers not yet stopped; they are killed when the bench exits early. */
+/** Servers not yet stopped. The exit handler kills them when the bench exits early. */
 const running = new Set();
 process.once("exit", () => {
   for (const child of running) child.kill("SIGKILL");
@@ -91,7 +91,7 @@ export async function startServer({ name, command, args, env, cwd, isReady, time
     if (hasExited || performance.now() > deadline) {
       await server.stop();
       const reason = hasExited ? "exited early" : `was not ready after ${timeoutMs} ms`;
-      throw new Error(`${name} ${reason}; its output:\n${output}`);
+      throw new Error(`${name} ${reason}. Its output:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -106,8 +106,8 @@ async function stopChild(child, exited) {
   clearTimeout(timer);
 }
 
-/** Resolves true when `url` answers `method` with any HTTP status. */
-export async function answersHttp(url, method = "GET") {
+/** Sends `method` to `url` and resolves true on any HTTP response; rejects when none arrives within 2 s. */
+export async function respondsToHttp(url, method = "GET") {
   const response = await fetch(url, { method, signal: AbortSignal.timeout(2_000) });
   await response.arrayBuffer();
   return true;

@@ -3,7 +3,7 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { answersHttp, freePort, startServer } from "./process.mjs";
+import { respondsToHttp, freePort, startServer } from "./process.mjs";
 
 /**
  * Starts `rclone serve webdav DIR` read-only on a free loopback port, with an
@@ -31,7 +31,7 @@ export async function startRcloneWebdav(dir, scratchDir) {
     command: "rclone",
     args,
     env,
-    isReady: () => answersHttp(`${url}/`, "OPTIONS"),
+    isReady: () => respondsToHttp(`${url}/`, "OPTIONS"),
   });
   return { url, stop: server.stop };
 }

@@ -4,13 +4,13 @@ import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 
-import { answersHttp, freePort, runCommand, startServer } from "./process.mjs";
+import { respondsToHttp, freePort, runCommand, startServer } from "./process.mjs";
 
 /**
- * Throws when dist/ is missing, because bin/regdav runs it. Returns a
- * warning naming the first source file that is newer than dist/, since the
- * bench then measures older code than src/ holds; returns undefined when the
- * build is current.
+ * Throws when dist/ is missing, because bin/regdav runs it. When a file
+ * under src/ is newer than dist/, the bench would measure older code than
+ * src/ contains, so this returns a warning that names the file. Returns
+ * undefined when the build is current.
  */
 export async function checkBuild(repoRoot) {
   const entry = join(repoRoot, "dist", "cli", "main.js");
@@ -30,7 +30,7 @@ export async function checkBuild(repoRoot) {
 /**
  * Starts `node bin/regdav serve` on a free loopback port with a new empty
  * cache folder under `scratchDir` and HOME set to an empty folder, so no
- * stored registry login is read. Resolves once `OPTIONS /` answers.
+ * stored registry login is read. Resolves once `OPTIONS /` gets a response.
  */
 export async function startRegdav(repoRoot, scratchDir, registryHost) {
   await mkdir(scratchDir, { recursive: true });
@@ -50,7 +50,7 @@ export async function startRegdav(repoRoot, scratchDir, registryHost) {
     args,
     cwd: repoRoot,
     env: { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, ".cache") },
-    isReady: () => answersHttp(`${url}/`, "OPTIONS"),
+    isReady: () => respondsToHttp(`${url}/`, "OPTIONS"),
   });
   return {
     url,
@@ -64,10 +64,11 @@ export async function startRegdav(repoRoot, scratchDir, registryHost) {
   };
 }
 
-/** Returns the bytes that the files under `dir` take on disk, as `du -sb` counts them. */
-export async function diskUsage(dir) {
-  const { stdout } = await runCommand("du", ["-sb", dir]);
-  return Number(stdout.toString("utf8").split("\t")[0]);
+/** Returns the bytes that the files under the folders take, as `du -sbc` counts them. */
+export async function diskUsage(...dirs) {
+  const { stdout } = await runCommand("du", ["-sbc", ...dirs]);
+  const total = stdout.toString("utf8").trim().split("\n").at(-1);
+  return Number(total.split("\t")[0]);
 }
 
 /** Returns the peak resident set size (VmHWM) of a process, in bytes. */

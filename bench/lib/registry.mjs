@@ -29,14 +29,14 @@ function registryConfig(host, dataDir) {
   ].join("\n");
 }
 
-/** The environment without REGISTRY_* variables, which override the configuration file. */
+/** Copies the environment without REGISTRY_* variables, which override the configuration file. */
 function registryEnvironment() {
   return Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith("REGISTRY_")),
   );
 }
 
-/** Starts the registry with storage in `workDir/registry`; resolves once `GET /v2/` answers 200. */
+/** Starts the registry with storage in `workDir/registry`, and resolves once `GET /v2/` returns 200. */
 export async function startRegistry(workDir) {
   const dataDir = join(workDir, "registry");
   await mkdir(dataDir, { recursive: true });

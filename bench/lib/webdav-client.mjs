@@ -21,20 +21,20 @@ async function timedRequest(url, init, expectedStatus) {
   const ms = performance.now() - started;
   if (response.status !== expectedStatus) {
     const excerpt = body.toString("utf8").slice(0, 500);
-    throw new Error(`${init.method} ${url}: expected ${expectedStatus}, got ${response.status}: ${excerpt}`);
+    throw new Error(`${init.method} ${url} returned ${response.status}, expected ${expectedStatus}: ${excerpt}`);
   }
   return { ms, body };
 }
 
-/** GETs a file; returns the time in milliseconds and the body. */
+/** Sends GET for a file and returns the time in milliseconds and the body. */
 export function timedGet(url) {
   return timedRequest(url, { method: "GET" }, 200);
 }
 
 /**
- * Sends PROPFIND with Depth 1 for a folder; returns the time in
- * milliseconds and the number of entries listed, the folder itself not
- * counted.
+ * Sends PROPFIND with Depth 1 for a folder and returns the time in
+ * milliseconds and the number of entries listed, not counting the folder
+ * itself.
  */
 export async function timedPropfind(url) {
   const init = {

@@ -19,16 +19,21 @@ export class AtomicFile {
   ) {
     this.temporaryPath = temporaryPath;
     this.stream = createWriteStream(temporaryPath, { flags: "wx" });
+    // Writers see errors through their own listeners, and finish() through
+    // `errored`. Without this listener, a write still in flight when abort()
+    // destroys the stream fails afterwards as an uncaught exception.
+    this.stream.on("error", ignoreError);
   }
 
   static async create(finalPath: string): Promise<AtomicFile> {
     await mkdir(dirname(finalPath), { recursive: true });
-    const suffix = `${process.pid}.${randomBytes(4).toString("hex")}.partial`;
-    return new AtomicFile(finalPath, `${finalPath}.${suffix}`);
+    return new AtomicFile(finalPath, temporaryPathFor(finalPath));
   }
 
   /** Waits for every write to reach the file, then closes it. */
   async finish(): Promise<void> {
+    // A write that failed, such as on a full disk, must never let a short file be committed.
+    if (this.stream.errored) throw this.stream.errored;
     if (this.stream.closed) return;
     await new Promise<void>((resolve, reject) => {
       this.stream.once("error", reject);
@@ -48,11 +53,28 @@ export class AtomicFile {
     await rename(this.temporaryPath, this.finalPath);
   }
 
+  /** Closes and deletes the temporary file. */
   async abort(): Promise<void> {
-    this.stream.destroy();
+    // Waits for the close, so that a file still being opened is not created after the delete.
+    if (!this.stream.closed) {
+      const closed = new Promise<void>((resolve) => this.stream.once("close", () => resolve()));
+      this.stream.destroy();
+      await closed;
+    }
     await rm(this.temporaryPath, { force: true });
   }
 }
+
+/**
+ * Returns a temporary name beside `finalPath`: `<final>.<pid>.<8 hex>.partial`.
+ * The process id lets a later start tell a dead writer's leftovers from the
+ * files of a regdav process that is still running (stale-partials.ts).
+ */
+export function temporaryPathFor(finalPath: string): string {
+  return `${finalPath}.${process.pid}.${randomBytes(4).toString("hex")}${PARTIAL_SUFFIX}`;
+}
+
+export const PARTIAL_SUFFIX = ".partial";
 
 /** Writes a whole buffer atomically. */
 export async function writeFileAtomic(path: string, data: Buffer | string): Promise<void> {
@@ -65,3 +87,5 @@ export async function writeFileAtomic(path: string, data: Buffer | string): Prom
     throw error;
   }
 }
+
+function ignoreError(): void {}

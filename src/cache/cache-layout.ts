@@ -18,6 +18,11 @@ export class CacheLayout {
     return join(this.root, "layers", ...splitDigest(digest)) + ".tar";
   }
 
+  /** Where decoding of a layer's compressed blob can resume, for reads by Range. */
+  layerAccessIndex(digest: string, version: number): string {
+    return join(this.root, "indexes", ...splitDigest(digest)) + `.access.v${version}.bin`;
+  }
+
   layerIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
   }

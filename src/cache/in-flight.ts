@@ -14,4 +14,9 @@ export class InFlight<T> {
     this.running.set(key, promise);
     return promise;
   }
+
+  /** Returns the task running for `key`, or undefined when none is. */
+  get(key: string): Promise<T> | undefined {
+    return this.running.get(key);
+  }
 }

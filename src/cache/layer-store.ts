@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { access, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LRUCache } from "lru-cache";
@@ -8,12 +8,30 @@ import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
 import { indexLayer } from "../layer/index-layer.js";
 import { LAYER_INDEX_VERSION, type LayerIndex } from "../layer/layer-index.js";
+import {
+  isRandomAccessUseful,
+  RANDOM_ACCESS_FORMAT_VERSION,
+  serializeRandomAccessIndex,
+  type RandomAccessIndex,
+} from "../layer/random-access/index.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 import { createDigestVerifier } from "../reference/digest-verifier.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
+import { LayerContent, type RemoteBlob } from "./layer-content.js";
+
+/** Progress of one layer pass, reported as its compressed input is read. */
+export interface LayerPassProgress {
+  digest: string;
+  /** Compressed bytes read so far. */
+  bytes: number;
+  /** The blob's size from the manifest; undefined when the manifest has none (schema 1). */
+  size: number | undefined;
+  /** True on the last report of a pass, whether the pass succeeded or failed. */
+  done: boolean;
+}
 
 /** Rough bytes of memory one index entry takes, for the memory bound. */
 const BYTES_PER_ENTRY = 256;
@@ -21,13 +39,18 @@ const BYTES_PER_ENTRY = 256;
 /**
  * Indexes layers and serves the bytes of the files inside them. The first
  * request for a layer runs one streaming pass (download, verify, decompress,
- * parse) that writes the raw blob, the uncompressed tar and the index, each
- * renamed into place only after the blob's digest has been checked. Later
- * requests read the index from memory or disk and file bytes from the tar.
+ * parse) that writes the raw blob, the entry index and a random-access index
+ * of the compressed blob, each renamed into place only after the blob's
+ * digest has been checked. Later requests read the entry index from memory
+ * or disk, and file bytes by ranges of the compressed blob (LayerContent),
+ * so an evicted blob costs one Range request per read, not a download.
  */
 export class LayerStore {
   private readonly passes = new InFlight<LayerIndex>();
   private readonly memory: LRUCache<string, LayerIndex>;
+  private readonly content: LayerContent;
+  /** Called as layer passes read their input; the command line draws its progress line from it. */
+  onPassProgress: ((progress: LayerPassProgress) => void) | undefined;
 
   constructor(
     private readonly layout: CacheLayout,
@@ -38,6 +61,7 @@ export class LayerStore {
       maxSize: memoryBytes,
       sizeCalculation: (index) => Math.max(1, index.entries.length * BYTES_PER_ENTRY),
     });
+    this.content = new LayerContent(layout, blobs);
   }
 
   /**
@@ -55,19 +79,15 @@ export class LayerStore {
     return index;
   }
 
-  /** Opens `length` bytes at `offset` of the layer's uncompressed tar. */
-  readContent(digest: string, offset: number, length: number): Readable {
-    if (length <= 0) return emptyStream();
-    return createReadStream(this.layout.layerTar(digest), {
-      start: offset,
-      end: offset + length - 1,
-    });
+  /** Opens `length` bytes at `offset` of the layer's uncompressed tar stream. */
+  readContent(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {
+    return this.content.read(remote, offset, length);
   }
 
   private async loadIndex(digest: string): Promise<LayerIndex | undefined> {
     const indexPath = this.layout.layerIndex(digest, LAYER_INDEX_VERSION);
     try {
-      await access(this.layout.layerTar(digest));
+      if (!(await this.content.canRead(digest))) return undefined;
       const index = JSON.parse(await readFile(indexPath, "utf8")) as LayerIndex;
       return index.version === LAYER_INDEX_VERSION && index.digest === digest ? index : undefined;
     } catch {
@@ -75,33 +95,75 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Indexes the cached blob, or else downloads and indexes it in one pass.
+   * The pass counts as the blob store's download of the blob, so a raw read
+   * of the same blob meanwhile waits for it instead of downloading again.
+   */
   private async runPass(
     descriptor: BlobDescriptor,
     open: BlobOpener,
     repository: string,
   ): Promise<LayerIndex> {
+    const { digest } = descriptor;
+    const cachedBlob = await this.blobs.cachedPath(digest);
+    if (cachedBlob) return this.indexPass(descriptor, repository, cachedBlob);
+
+    const pass = () => this.indexPass(descriptor, repository, open);
+    const downloaded = await this.blobs.downloadWith(digest, pass);
+    if (downloaded) return downloaded.value;
+
+    // Another download of the blob ran meanwhile: index its copy, or, when it
+    // failed, download here once more.
+    const blobPath = await this.blobs.cachedPath(digest);
+    return this.indexPass(descriptor, repository, blobPath ?? open);
+  }
+
+  /**
+   * Runs one indexing pass over the blob, read from the cache file at
+   * `input` or from the opener, which it then also stores in the cache.
+   */
+  private async indexPass(
+    descriptor: BlobDescriptor,
+    repository: string,
+    input: string | BlobOpener,
+  ): Promise<LayerIndex> {
     const started = Date.now();
-    const cachedBlob = await this.blobs.cachedPath(descriptor.digest);
-    const blobFile = cachedBlob ? undefined : await AtomicFile.create(this.layout.blob(descriptor.digest));
-    const tarFile = await AtomicFile.create(this.layout.layerTar(descriptor.digest));
+    const { digest } = descriptor;
+    const blobFile = typeof input === "string" ? undefined : await AtomicFile.create(this.layout.blob(digest));
+    const tarFile = keepsUncompressedCopy(descriptor) ? await AtomicFile.create(this.layout.layerTar(digest)) : undefined;
+    let accessIndex: RandomAccessIndex | undefined;
     try {
-      const input = cachedBlob ? createReadStream(cachedBlob) : await open();
+      const source = typeof input === "string" ? createReadStream(input) : await input();
       const tee = blobFile ? new CopyToFile(blobFile.stream) : new PassThrough();
-      const [index] = await Promise.all([
-        indexLayer(tee, { digest: descriptor.digest, writeUncompressed: tarFile.stream }),
-        pipeline(input, createDigestVerifier({ ...descriptor, repository }), tee),
-      ]);
-      await tarFile.commit();
-      await blobFile?.commit();
-      await writeFileAtomic(this.layout.layerIndex(descriptor.digest, LAYER_INDEX_VERSION), JSON.stringify(index));
+      const options = {
+        digest,
+        onRandomAccessIndex: (index: RandomAccessIndex) => (accessIndex = index),
+        ...(tarFile && { writeUncompressed: tarFile.stream }),
+      };
+      const progress = new PassProgress(descriptor, this.onPassProgress);
+      const verifier = createDigestVerifier({ ...descriptor, repository });
+      const [index] = await Promise.all([indexLayer(tee, options), pipeline(source, progress, verifier, tee)]);
+
+      const accessPath = this.layout.layerAccessIndex(digest, RANDOM_ACCESS_FORMAT_VERSION);
+      if (accessIndex) await writeFileAtomic(accessPath, serializeRandomAccessIndex(accessIndex));
+      if (tarFile && accessIndex && isRandomAccessUseful(accessIndex)) await tarFile.abort();
+      else if (tarFile) await this.commitCounted(tarFile, index.uncompressedSize);
+      if (blobFile) await this.commitCounted(blobFile, index.compressedSize);
+      await writeFileAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), JSON.stringify(index));
       logTransfer("layer indexed", descriptor.digest, index.compressedSize, started);
       log.info("layer contents", { digest: descriptor.digest, entries: index.entries.length, uncompressed: index.uncompressedSize });
       return index;
     } catch (error) {
-      await tarFile.abort();
+      await tarFile?.abort();
       await blobFile?.abort();
       throw wrapPassError(descriptor.digest, error);
     }
+  }
+
+  private async commitCounted(file: AtomicFile, size: number): Promise<void> {
+    await file.commit();
+    await this.blobs.budget?.added(file.finalPath, size);
   }
 }
 
@@ -122,8 +184,43 @@ class CopyToFile extends Transform {
   }
 }
 
-function emptyStream(): Readable {
-  const stream = new PassThrough();
-  stream.end();
-  return stream;
+/** Passes bytes on unchanged while reporting the running count to a progress listener. */
+class PassProgress extends Transform {
+  private bytes = 0;
+
+  constructor(
+    private readonly descriptor: BlobDescriptor,
+    private readonly listener: ((progress: LayerPassProgress) => void) | undefined,
+  ) {
+    super();
+    this.report(false);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+    this.bytes += chunk.length;
+    this.report(false);
+    callback(null, chunk);
+  }
+
+  // Runs once per pass, after the end or after a failure.
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void) {
+    this.report(true);
+    callback(error);
+  }
+
+  private report(done: boolean) {
+    const { digest, size } = this.descriptor;
+    this.listener?.({ digest, bytes: this.bytes, size, done });
+  }
+}
+
+/**
+ * Whether a pass keeps a copy of the uncompressed tar. gzip layers and plain
+ * tars are always read by Range, so only other layers (zstd, whose random
+ * access depends on its frames, or an unknown type) are copied; the copy is
+ * dropped when the recorded access points turn out close enough.
+ */
+function keepsUncompressedCopy(descriptor: BlobDescriptor): boolean {
+  const type = descriptor.mediaType ?? "";
+  return !/[.+]gzip$/.test(type) && !/[.]tar$/.test(type);
 }

@@ -6,7 +6,7 @@ import type {
   FetchedManifest,
   ImageSource,
 } from "../source/image-source.js";
-import { canListRepositories, canStatBlobs } from "../source/image-source.js";
+import { canListRepositories, canReadBlobRanges, canStatBlobs } from "../source/image-source.js";
 import { InFlight } from "./in-flight.js";
 
 /** How long tag lists, catalogs and tag-to-digest answers are reused before asking again. */
@@ -91,6 +91,17 @@ export class SourceCache {
     )) as number;
     this.noteBlob(repository, { ...this.blobSeen(repository, digest), digest, size });
     return size;
+  }
+
+  get canReadRanges(): boolean {
+    return canReadBlobRanges(this.source);
+  }
+
+  /** Opens part of a blob; only for a source where canReadRanges is true. */
+  openBlobRange(repository: string, digest: string, start: number, end: number): Promise<Readable> {
+    const source = this.source;
+    if (!canReadBlobRanges(source)) throw new Error(`${this.name} cannot read blob ranges`);
+    return source.openBlobRange(repository, digest, start, end);
   }
 
   openBlob(repository: string, descriptor: BlobDescriptor): Promise<Readable> {

@@ -1,8 +1,10 @@
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 import { defaultCacheDirectory } from "../cache/cache-layout.js";
 import { parseLogLevel, type LogLevel } from "../log.js";
+import { parseMirrorOption, type MirrorOption } from "../registry/mirror.js";
 import { parseSourceOption } from "../source/open-local-source.js";
+import { parseByteSize } from "./byte-size.js";
 import { UsageError } from "./usage-error.js";
 
 export interface ServeOptions {
@@ -13,11 +15,17 @@ export interface ServeOptions {
   insecureRegistries: string[];
   platform: string;
   cacheDirectory: string;
+  /** Bytes of raw blobs and layer copies the cache keeps before it evicts the least recently used. */
+  cacheSize: number;
   logLevel: LogLevel;
   davUser?: string;
   davPasswordFile?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Registry credentials file from `--auth-file`, read before the default ones. */
+  authFile?: string;
+  /** Pull-through caches from `--mirror NAME=URL`, in the order given. */
+  mirrors: MirrorOption[];
 }
 
 export const SERVE_HELP = `Usage: regdav serve [options]
@@ -37,34 +45,45 @@ Options:
                               (default linux/amd64)
   --cache-dir DIR             where blobs and layer indexes are kept
                               (default $XDG_CACHE_HOME/regdav or ~/.cache/regdav)
+  --cache-size SIZE           disk space for cached blobs, in bytes or with a unit such as
+                              500MiB or 10GiB (default 10GiB); layer indexes are kept beyond it
   --log-level LEVEL           debug, info, warn or error (default info)
   --dav-user NAME             require this user name from WebDAV clients (Basic auth)
   --dav-password-file FILE    file holding the share password; or set REGDAV_DAV_PASSWORD
   --tls-cert FILE             serve HTTPS with this certificate (PEM), with --tls-key
   --tls-key FILE              private key (PEM) for --tls-cert
+  --auth-file FILE            registry credentials in docker's config.json or podman's
+                              auth.json format, read before the default files
+  --mirror NAME=URL           read registry NAME through the pull-through cache at URL
+                              first, such as docker.io=http://127.0.0.1:5001; repeatable
   -h, --help                  show this help
 `;
 
+/**
+ * The option table of `regdav serve`, for node:util parseArgs. The tree
+ * commands (`regdav ls`, `cat`, `find`, `cp`) accept these options too,
+ * except the ones that configure the WebDAV server.
+ */
+export const SERVE_PARSE_OPTIONS = {
+  listen: { type: "string", default: "127.0.0.1:8080" },
+  registry: { type: "string", multiple: true },
+  source: { type: "string", multiple: true, default: [] },
+  "insecure-registry": { type: "string", multiple: true, default: [] },
+  platform: { type: "string", default: "linux/amd64" },
+  "cache-dir": { type: "string" },
+  "cache-size": { type: "string", default: "10GiB" },
+  "log-level": { type: "string", default: "info" },
+  "dav-user": { type: "string" },
+  "dav-password-file": { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  "auth-file": { type: "string" },
+  mirror: { type: "string", multiple: true, default: [] },
+} satisfies NonNullable<ParseArgsConfig["options"]>;
+
 /** Parses `regdav serve` arguments; throws UsageError naming the bad value. */
 export function parseServeOptions(args: string[]): ServeOptions {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      listen: { type: "string", default: "127.0.0.1:8080" },
-      registry: { type: "string", multiple: true },
-      source: { type: "string", multiple: true, default: [] },
-      "insecure-registry": { type: "string", multiple: true, default: [] },
-      platform: { type: "string", default: "linux/amd64" },
-      "cache-dir": { type: "string" },
-      "log-level": { type: "string", default: "info" },
-      "dav-user": { type: "string" },
-      "dav-password-file": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-    },
-  });
+  const { values } = parseArgs({ args, strict: true, allowPositionals: false, options: SERVE_PARSE_OPTIONS });
 
   const logLevel = parseLogLevel(values["log-level"]);
   if (!logLevel) throw new UsageError(`invalid --log-level ${JSON.stringify(values["log-level"])}: use debug, info, warn or error`);
@@ -82,12 +101,23 @@ export function parseServeOptions(args: string[]): ServeOptions {
     insecureRegistries: values["insecure-registry"],
     platform: values.platform,
     cacheDirectory: values["cache-dir"] ?? defaultCacheDirectory(),
+    cacheSize: parseByteSize(values["cache-size"], "--cache-size"),
     logLevel,
     davUser: values["dav-user"],
     davPasswordFile: values["dav-password-file"],
     tlsCert: values["tls-cert"],
     tlsKey: values["tls-key"],
+    authFile: values["auth-file"],
+    mirrors: values.mirror.map(parseMirrorArgument),
   };
+}
+
+function parseMirrorArgument(text: string): MirrorOption {
+  try {
+    return parseMirrorOption(text);
+  } catch (error) {
+    throw new UsageError(`invalid --mirror ${JSON.stringify(text)}: ${(error as Error).message}`);
+  }
 }
 
 function parseSourceArgument(text: string): { name: string; path: string } {

@@ -4,13 +4,16 @@ import type { Server } from "node:http";
 import { LRUCache } from "lru-cache";
 
 import { BlobStore } from "../cache/blob-store.js";
+import { CacheBudget } from "../cache/cache-budget.js";
 import { CacheLayout } from "../cache/cache-layout.js";
 import { LayerStore } from "../cache/layer-store.js";
 import { SourceCache } from "../cache/source-cache.js";
+import { removeStalePartials } from "../cache/stale-partials.js";
 import { log, setLogLevel } from "../log.js";
 import { parsePlatform } from "../manifest/platform.js";
-import { DockerConfigCredentials } from "../registry/credentials.js";
-import { RegistrySource } from "../registry/registry-source.js";
+import { openCredentialStore } from "../registry/credential-search.js";
+import { httpOptionsFromEnvironment } from "../registry/http.js";
+import { registrySourceFactory } from "../registry/registry-sources.js";
 import { openLocalSource } from "../source/open-local-source.js";
 import { RegistryTree } from "../tree/registry-tree.js";
 import { isRegistryName } from "../tree/repository-names.js";
@@ -53,9 +56,17 @@ export async function serve(options: ServeOptions): Promise<Server> {
 /** Makes the services the tree uses: caches, the registry sources and the wanted platform. */
 export async function createTreeContext(options: ServeOptions): Promise<TreeContext> {
   const layout = new CacheLayout(options.cacheDirectory);
-  const blobs = new BlobStore(layout);
-  const credentials = new DockerConfigCredentials();
-  const insecure = new Set(options.insecureRegistries);
+  await removeStalePartials(options.cacheDirectory);
+  const budget = new CacheBudget(options.cacheDirectory, options.cacheSize);
+  await budget.scan();
+  const blobs = new BlobStore(layout, budget);
+  const http = httpOptionsFromEnvironment();
+  const credentials = await openCredentialStore({
+    env: process.env,
+    registries: options.registries,
+    ...(options.authFile !== undefined && { authFile: options.authFile }),
+  });
+  const openRegistry = registrySourceFactory({ ...options, credentials, http });
   const sources = new LRUCache<string, SourceCache>({ max: MAX_VISITED_REGISTRIES });
   const localSources = new Map<string, SourceCache>();
   for (const { name, path } of options.sources) {
@@ -68,7 +79,7 @@ export async function createTreeContext(options: ServeOptions): Promise<TreeCont
     if (!isRegistryName(name)) return undefined;
     let source = sources.get(name);
     if (!source) {
-      const registry = new RegistrySource({ name, insecure: insecure.has(name), credentials });
+      const registry = openRegistry(name);
       source = new SourceCache(registry, { catalog: name !== "docker.io" });
       sources.set(name, source);
     }

@@ -11,6 +11,7 @@ import {
   type Compression,
 } from "./compression.js";
 import { endWritable, IndexingSink } from "./indexing-sink.js";
+import { createIndexingDecompressor, type RandomAccessIndex } from "./random-access/index.js";
 import { invalidLayerError } from "./layer-errors.js";
 import { LayerIndexBuilder } from "./layer-index-builder.js";
 import { LAYER_INDEX_VERSION, type LayerIndex } from "./layer-index.js";
@@ -28,6 +29,12 @@ export interface IndexLayerOptions {
   writeUncompressed?: Writable;
   /** Overrides for the defaults in layer-limits.ts. */
   limits?: Partial<LayerLimits>;
+  /**
+   * Receives, after a successful pass, the points where decoding can later
+   * resume (random-access/), so file contents can be read by ranges of the
+   * compressed blob instead of from a copy of the uncompressed tar.
+   */
+  onRandomAccessIndex?: (index: RandomAccessIndex) => void;
 }
 
 /**
@@ -80,7 +87,10 @@ async function runPipeline(
   sink: IndexingSink,
   options: IndexLayerOptions,
 ): Promise<number> {
-  const decompressor = createDecompressor(compression);
+  const indexing = options.onRandomAccessIndex
+    ? createIndexingDecompressor(compression, { streamName: `layer ${options.digest}` })
+    : undefined;
+  const decompressor = indexing?.stream ?? createDecompressor(compression);
   // pipeline destroys every stream with the first error, so the stream that
   // emits "error" first is the one that failed.
   let failedFirst: "source" | "decompressor" | "sink" | undefined;
@@ -101,6 +111,7 @@ async function runPipeline(
   try {
     await pipeline(source, countCompressed, decompressor, sink);
     if (copy) await endWritable(copy);
+    if (indexing) options.onRandomAccessIndex?.(indexing.index());
   } catch (error) {
     if (failedFirst !== "decompressor") throw error;
     throw decompressionError(options.digest, compression, error);

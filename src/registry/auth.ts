@@ -93,6 +93,11 @@ export class Authorizer {
     return `Basic ${encoded}`;
   }
 
+  /** Returns the credentials for a repository, reusing a lookup of the last minute. */
+  credentialsFor(repository: string | undefined): Promise<Credentials | undefined> {
+    return this.loadCredentials(repository);
+  }
+
   private loadCredentials(repository: string | undefined): Promise<Credentials | undefined> {
     const key = repository ?? "";
     let pending = this.credentialCache.get(key);

@@ -60,7 +60,38 @@ export class TransportError extends RegdavError {
 
 export const maxRedirects = 10;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
-const timeoutCodes = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+const timeoutCodes = new Set([
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+]);
+
+/**
+ * Reads the upstream timeouts from the environment, where tests and slow
+ * networks set them: REGDAV_CONNECT_TIMEOUT_MS, and REGDAV_IDLE_TIMEOUT_MS
+ * for both the wait for response headers and the wait between two body
+ * chunks. A value that is not a positive integer is ignored with a warning.
+ */
+export function httpOptionsFromEnvironment(env = process.env): HttpClientOptions {
+  const options: HttpClientOptions = {};
+  const connect = readMilliseconds(env, "REGDAV_CONNECT_TIMEOUT_MS");
+  const idle = readMilliseconds(env, "REGDAV_IDLE_TIMEOUT_MS");
+  if (connect !== undefined) options.connectTimeoutMs = connect;
+  if (idle !== undefined) {
+    options.headersTimeoutMs = idle;
+    options.bodyTimeoutMs = idle;
+  }
+  return options;
+}
+
+function readMilliseconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const text = env[name];
+  if (text === undefined || text === "") return undefined;
+  const value = Number(text);
+  if (Number.isSafeInteger(value) && value > 0) return value;
+  log.warn(`ignoring ${name}: expected a positive number of milliseconds`, { value: text });
+  return undefined;
+}
 
 export class HttpClient {
   private readonly verified: Agent;
@@ -106,7 +137,8 @@ export class HttpClient {
         body: http.body,
         dispatcher: this.agentFor(http),
       });
-      const fields = { method: http.method, url: target, status: response.statusCode };
+      const range = http.headers?.range;
+      const fields = { method: http.method, url: target, range, status: response.statusCode };
       log.debug("http request", { ...fields, ms: Date.now() - started });
 
       // undici emits an AbortError when a body is destroyed before its end,
@@ -149,7 +181,8 @@ export class HttpClient {
 
 /**
  * Builds the request for the next hop. A 303 becomes a GET without a body.
- * Authorization is sent only to the origin of the first request.
+ * Authorization is sent only to the origin of the first request, and a body
+ * (a token POST carries a refresh token) is never resent to another origin.
  */
 function redirectedRequest(
   initial: HttpRequest,
@@ -159,12 +192,19 @@ function redirectedRequest(
 ): HttpRequest {
   const url = new URL(location, current.url);
   const headers = { ...initial.headers };
-  if (url.origin !== initial.url.origin) deleteHeader(headers, "authorization");
+  const crossOrigin = url.origin !== initial.url.origin;
+  if (crossOrigin) deleteHeader(headers, "authorization");
 
   const next: HttpRequest = { ...initial, url, headers };
   if (status === 303 && initial.method !== "HEAD") {
     next.method = "GET";
     delete next.body;
+  } else if (crossOrigin && next.body !== undefined) {
+    throw new RegdavError(
+      "REGISTRY_ERROR",
+      `${displayUrl(initial.url)} redirected a ${initial.method} to another host, ${url.host}; ` +
+        "the redirect was not followed, because the request body may contain credentials",
+    );
   }
   return next;
 }

@@ -1,12 +1,15 @@
 import { RegdavError } from "../errors.js";
+import { log } from "../log.js";
 import { readBoundedBody } from "./body.js";
 import { nextPageUrl } from "./pagination.js";
 import type { RegistryClient } from "./registry-client.js";
+import { RegistryResponseError } from "./registry-errors.js";
 
 /**
  * Listing of the catalog and of tags over all pages. Each page is bounded in
  * size, and a registry that links back to a page it sent, or pages on past
- * the limit, fails instead of looping.
+ * the limit, fails instead of looping. A registry that rejects the first
+ * page's `n` gets the page again with `n=100`, then without `n`.
  */
 export interface ListingRequest {
   /** Registry name as shown, for messages. */
@@ -22,6 +25,8 @@ export interface ListingRequest {
 const maxListPageBytes = 8 * 1024 * 1024;
 /** Maximum number of pages read for one listing, a guard against registries that page forever. */
 const maxListPages = 10_000;
+/** The page size tried after the registry rejected the first one. */
+const smallPageSize = 100;
 
 /** Reads every page by following `Link: <...>; rel="next"`, and returns the names in order. */
 export async function listAllPages(
@@ -34,12 +39,10 @@ export async function listAllPages(
   const visited = new Set<string>();
   let target: string | URL | undefined = first;
   while (target !== undefined) {
-    const response = await client.request({
-      method: "GET",
-      target,
-      scope,
-      ...(repository !== undefined && { repository }),
-    });
+    const response =
+      target === first
+        ? await requestFirstPage(client, request)
+        : await requestPage(client, request, target);
     checkNextPage(registry, response.url, visited);
 
     const body = await readBoundedBody(response, maxListPageBytes, (size) => {
@@ -49,6 +52,66 @@ export async function listAllPages(
     target = nextPageUrl(response.headers, response.url);
   }
   return [...new Set(names)];
+}
+
+function requestPage(client: RegistryClient, request: ListingRequest, target: string | URL) {
+  const { scope, repository } = request;
+  return client.request({
+    method: "GET",
+    target,
+    scope,
+    ...(repository !== undefined && { repository }),
+    retry: true,
+  });
+}
+
+/** Requests the first page, with a smaller `n` or none when the registry rejects the size. */
+async function requestFirstPage(client: RegistryClient, request: ListingRequest) {
+  const targets = firstPageTargets(request.first);
+  for (let index = 0; ; index++) {
+    try {
+      return await requestPage(client, request, targets[index]!);
+    } catch (error) {
+      const next = targets[index + 1];
+      if (next === undefined || !rejectsPageSize(error)) throw error;
+      log.info("registry rejected the page size of a list, requesting it again", {
+        registry: request.registry,
+        status: (error as RegistryResponseError).status,
+        path: next,
+      });
+    }
+  }
+}
+
+/** Returns the first page's path as given, with `n=100`, and without `n`. */
+function firstPageTargets(first: string): string[] {
+  const url = new URL(first, "http://registry.invalid");
+  if (!url.searchParams.has("n")) return [first];
+  const size = Number(url.searchParams.get("n"));
+
+  const targets = [first];
+  if (size > smallPageSize) {
+    url.searchParams.set("n", String(smallPageSize));
+    targets.push(url.pathname + url.search);
+  }
+  url.searchParams.delete("n");
+  targets.push(url.pathname + url.search);
+  return targets;
+}
+
+/**
+ * Tests for a rejected page size: 413, or 400 or 422 whose errors name the
+ * pagination (distribution's PAGINATION_NUMBER_INVALID) or the `n` parameter.
+ */
+function rejectsPageSize(error: unknown): boolean {
+  if (!(error instanceof RegistryResponseError)) return false;
+  if (error.status === 413) return true;
+  if (error.status !== 400 && error.status !== 422) return false;
+  return error.errors.some(
+    (entry) =>
+      /PAGINATION|SIZE|LIMIT/i.test(entry.code) ||
+      /\bn\b|page size|pagination|number of (entries|results)/i.test(entry.message),
+  );
 }
 
 function checkNextPage(registry: string, url: URL, visited: Set<string>): void {

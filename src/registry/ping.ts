@@ -28,12 +28,15 @@ export interface PingOptions {
   name: string;
   insecure: boolean;
   http: HttpClient;
+  /** Tries only this protocol, as for a mirror given by URL. */
+  protocol?: "https:" | "http:";
 }
 
 export async function pingRegistry(options: PingOptions): Promise<PingResult> {
   const host = apiHostOf(options.name);
   const failures: TransportError[] = [];
-  for (const protocol of protocolsFor(host, options.insecure)) {
+  const protocols = options.protocol ? [options.protocol] : protocolsFor(host, options.insecure);
+  for (const protocol of protocols) {
     const baseUrl = new URL(`${protocol}//${host}/v2/`);
     try {
       return await pingOnce(options, baseUrl);

@@ -1,28 +1,37 @@
 import { RegdavError } from "../errors.js";
+import { log } from "../log.js";
 import { Authorizer } from "./auth.js";
 import { readBodySnippet } from "./body.js";
-import { parseChallenges } from "./challenge.js";
+import { findBearerChallenge, parseChallenges } from "./challenge.js";
 import { anonymousCredentials, type CredentialStore } from "./credentials.js";
 import { HttpClient, TransportError, type HttpClientOptions, type HttpResponse } from "./http.js";
+import { loginHint, scopeHint } from "./login-hint.js";
 import { pingRegistry, type PingResult } from "./ping.js";
+import { RateLimitLog } from "./rate-limit-log.js";
 import { errorFromResponse } from "./registry-errors.js";
+import { RetrySchedule, type RetryPolicy } from "./retry.js";
 import { TokenClient } from "./token.js";
 
 /**
  * Authenticated requests to one registry's `/v2/` API. The first request
  * pings the registry to pick HTTPS or HTTP and learn its challenge. After a
  * 401 the client retries once, with a fresh token for the scopes its
- * challenge names, and a second 401 fails. Every non-2xx response becomes a RegdavError.
+ * challenge names, and a second 401 fails with advice on how to log in.
+ * Requests marked `retry` are sent again after 429 and 5xx, as RetryPolicy
+ * describes. Every non-2xx response becomes a RegdavError.
  */
 export interface RegistryClientOptions {
   /** Registry name as shown, such as `127.0.0.1:5000` or `docker.io`. */
   name: string;
   /** Allows plain HTTP and unverified TLS. */
   insecure?: boolean;
+  /** `https:` or `http:` to reach the registry only that way, as for a mirror given by URL. */
+  protocol?: "https:" | "http:";
   credentials?: CredentialStore;
   http?: HttpClientOptions;
   /** Clock in milliseconds for token expiry, replaceable in tests. */
   now?: () => number;
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface RegistryRequest {
@@ -34,6 +43,10 @@ export interface RegistryRequest {
   /** The repository whose credentials apply; undefined for the catalog. */
   repository?: string;
   accept?: readonly string[];
+  /** More request headers, such as Range; Accept, Authorization and User-Agent are set here. */
+  headers?: Record<string, string>;
+  /** Sends the request again after 429 and 5xx. */
+  retry?: boolean;
 }
 
 const userAgent = "regdav/0.1";
@@ -41,18 +54,25 @@ const userAgent = "regdav/0.1";
 export class RegistryClient {
   readonly name: string;
   private readonly insecure: boolean;
+  private readonly protocol: "https:" | "http:" | undefined;
   private readonly http: HttpClient;
   private readonly authorizer: Authorizer;
+  private readonly retryPolicy: Partial<RetryPolicy>;
+  private readonly rateLimits: RateLimitLog;
   private ping: Promise<PingResult> | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.name = options.name;
     this.insecure = options.insecure ?? false;
+    this.protocol = options.protocol;
     this.http = new HttpClient(options.http);
+    this.retryPolicy = options.retry ?? {};
+    this.rateLimits = new RateLimitLog(options.name);
     const tokens = new TokenClient({
       registry: options.name,
       insecure: this.insecure,
       http: this.http,
+      retry: this.retryPolicy,
       ...(options.now && { now: options.now }),
     });
     const credentials = options.credentials ?? anonymousCredentials;
@@ -75,19 +95,39 @@ export class RegistryClient {
       );
     }
 
-    let response = await this.send(request, url, endpoint, {});
-    if (response.status === 401)
-      response = await this.retryUnauthorized(request, url, endpoint, response);
+    const schedule = new RetrySchedule(request.retry ? this.retryPolicy : { maxRetries: 0 });
+    for (;;) {
+      const response = await this.sendAuthorized(request, url, endpoint);
+      this.rateLimits.observe(response.status, response.headers);
+      if (response.status >= 200 && response.status <= 299) return response;
 
-    if (response.status < 200 || response.status > 299) {
-      const context = { registry: this.name, method: request.method, path: url.pathname };
-      throw await errorFromResponse(context, response);
+      const delay = schedule.nextDelay(response.status, response.headers);
+      if (delay === undefined) throw await this.failure(request, url, response, schedule);
+      log.info("registry request failed, retrying", {
+        registry: this.name,
+        method: request.method,
+        path: url.pathname,
+        status: response.status,
+        attempt: schedule.attempts,
+        delayMs: delay,
+      });
+      await response.body.dump().catch(() => {});
+      await schedule.wait(delay);
     }
-    return response;
   }
 
   async close(): Promise<void> {
     await this.http.close();
+  }
+
+  private async sendAuthorized(
+    request: RegistryRequest,
+    url: URL,
+    endpoint: PingResult,
+  ): Promise<HttpResponse> {
+    const response = await this.send(request, url, endpoint, {});
+    if (response.status !== 401) return response;
+    return this.retryUnauthorized(request, url, endpoint, response);
   }
 
   /** Retries after a 401: adopts its challenge and resends with a new token for its scopes. */
@@ -111,7 +151,7 @@ export class RegistryClient {
     endpoint: PingResult,
     retry: { extraScopes?: string[]; forceRefresh?: boolean },
   ): Promise<HttpResponse> {
-    const headers: Record<string, string> = { "user-agent": userAgent };
+    const headers: Record<string, string> = { ...request.headers, "user-agent": userAgent };
     if (request.accept) headers.accept = request.accept.join(", ");
     const authorization = await this.authorizer.authorization({
       scope: request.scope,
@@ -129,6 +169,28 @@ export class RegistryClient {
     }
   }
 
+  /** Builds the final error; a 401 gets advice on logging in, without any secret. */
+  private async failure(
+    request: RegistryRequest,
+    url: URL,
+    response: HttpResponse,
+    schedule: RetrySchedule,
+  ): Promise<RegdavError> {
+    const context = { registry: this.name, method: request.method, path: url.pathname };
+    const note = schedule.summary();
+    if (response.status !== 401) return errorFromResponse(context, response, { note });
+
+    const challenge = findBearerChallenge(parseChallenges(response.headers["www-authenticate"]));
+    const credentials = await this.authorizer
+      .credentialsFor(request.repository)
+      .catch(() => undefined);
+    const advice =
+      challenge?.error === "insufficient_scope"
+        ? scopeHint(this.name, request.scope, credentials)
+        : loginHint(this.name, credentials);
+    return errorFromResponse(context, response, { note, advice });
+  }
+
   private endpoint(): Promise<PingResult> {
     this.ping ??= this.pingOnce();
     return this.ping;
@@ -140,6 +202,7 @@ export class RegistryClient {
         name: this.name,
         insecure: this.insecure,
         http: this.http,
+        ...(this.protocol && { protocol: this.protocol }),
       });
       this.authorizer.learn(result.challenges);
       return result;

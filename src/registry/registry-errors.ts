@@ -47,15 +47,25 @@ const notFoundCodes = new Set(["MANIFEST_UNKNOWN", "BLOB_UNKNOWN", "NAME_UNKNOWN
 const maxErrorBodyBytes = 64 * 1024;
 const maxDetailLength = 500;
 
+/** Text added to a registry error message. */
+export interface ErrorAddition {
+  /** Appended as is, such as ` (after 5 attempts)`. */
+  note?: string;
+  /** Appended after a semicolon, such as how to log in. */
+  advice?: string;
+}
+
 /** Reads the error body (at most 64 KiB) and builds the error for a non-2xx response. */
 export async function errorFromResponse(
   context: RequestContext,
   response: HttpResponse,
+  addition: ErrorAddition = {},
 ): Promise<RegistryResponseError> {
   const text = context.method === "HEAD" ? "" : await readBodySnippet(response, maxErrorBodyBytes);
   const errors = parseRegistryErrors(text);
   const code = errorCodeFor(response.status, errors);
-  const detail = describeErrors(errors, text) + hintFor(response);
+  let detail = describeErrors(errors, text) + retryAfterNote(response) + (addition.note ?? "");
+  if (addition.advice) detail += `; ${addition.advice}`;
   return new RegistryResponseError(code, context, response.status, errors, detail);
 }
 
@@ -97,14 +107,12 @@ function describeErrors(errors: RegistryErrorDetail[], text: string): string {
   return plain ? `: ${truncate(plain)}` : "";
 }
 
-function hintFor(response: HttpResponse): string {
-  if (response.status === 401)
-    return " (check the login for this registry in docker's config.json)";
+function retryAfterNote(response: HttpResponse): string {
+  const retryAfter = headerValue(response.headers, "retry-after");
   if (response.status === 429) {
-    const retryAfter = headerValue(response.headers, "retry-after");
     return retryAfter ? ` (rate limited, Retry-After: ${retryAfter})` : " (rate limited)";
   }
-  return "";
+  return retryAfter ? ` (Retry-After: ${retryAfter})` : "";
 }
 
 function truncate(text: string): string {

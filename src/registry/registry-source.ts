@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 
 import { RegdavError } from "../errors.js";
+import type { Descriptor } from "../manifest/manifest-types.js";
 import { manifestMediaTypes } from "../manifest/media-types.js";
 import { isDigest, validateDigest } from "../reference/digest.js";
 import {
@@ -10,17 +11,23 @@ import {
 } from "../reference/digest-verifier.js";
 import { isValidRepository, isValidTag } from "../reference/grammar.js";
 import type {
+  BlobRangeReader,
   BlobSizeLookup,
   BlobDescriptor,
   FetchedManifest,
   ImageSource,
+  ReferrersLister,
   RepositoryLister,
 } from "../source/image-source.js";
 import type { CredentialStore } from "./credentials.js";
 import { displayUrl, headerValue, transportError, type HttpClientOptions } from "./http.js";
+import { rangeBody } from "./blob-range.js";
 import { listAllPages } from "./listing.js";
 import { readManifestResponse } from "./manifest-fetch.js";
-import { RegistryClient } from "./registry-client.js";
+import { fetchReferrers } from "./referrers.js";
+import { RegistryClient, type RegistryRequest } from "./registry-client.js";
+import { resumableBlob } from "./resumable-blob.js";
+import type { RetryPolicy } from "./retry.js";
 
 /**
  * An image source backed by a registry's OCI distribution API. Every method
@@ -35,13 +42,24 @@ export interface RegistrySourceOptions {
   name: string;
   /** Allows plain HTTP and skips TLS verification. */
   insecure?: boolean;
+  /** `https:` or `http:` to reach the registry only that way, as for a mirror given by URL. */
+  protocol?: "https:" | "http:";
   credentials?: CredentialStore;
   http?: HttpClientOptions;
-  /** Entries requested per page of the catalog and tag lists (`n`); default 1000. */
+  /** Entries requested per page of the catalog and tag lists (`n`); default and maximum 1000. */
   pageSize?: number;
+  /** Retries of manifest, tag, catalog and token requests after 429 and 5xx. */
+  retry?: Partial<RetryPolicy>;
   /** Clock in milliseconds for token expiry, replaceable in tests. */
   now?: () => number;
 }
+
+/**
+ * The largest page size requested. The distribution registry rejects a
+ * larger `n` (its default maximum is 1000 since version 2.8), and so does
+ * Amazon ECR.
+ */
+const maxPageSize = 1000;
 
 /** Headers of a manifest fetched with HEAD: its digest, media type and size. */
 export interface ManifestHead {
@@ -52,7 +70,9 @@ export interface ManifestHead {
   size?: number;
 }
 
-export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLookup {
+export class RegistrySource
+  implements ImageSource, RepositoryLister, BlobSizeLookup, ReferrersLister, BlobRangeReader
+{
   readonly name: string;
   private readonly client: RegistryClient;
   private readonly pageSize: number;
@@ -60,7 +80,7 @@ export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLo
   constructor(options: RegistrySourceOptions) {
     this.name = options.name;
     this.client = new RegistryClient(options);
-    this.pageSize = options.pageSize ?? 1000;
+    this.pageSize = Math.min(maxPageSize, Math.max(1, options.pageSize ?? maxPageSize));
   }
 
   async listRepositories(): Promise<string[]> {
@@ -85,6 +105,7 @@ export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLo
       scope: pullScope(repository),
       repository,
       accept: manifestMediaTypes,
+      retry: true,
     });
     return readManifestResponse(response, { registry: this.name, repository, reference });
   }
@@ -99,9 +120,21 @@ export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLo
       scope: pullScope(repository),
       repository,
       accept: manifestMediaTypes,
+      retry: true,
     });
     await response.body.dump();
     return manifestHeadOf(response.headers);
+  }
+
+  /**
+   * Returns a manifest's digest: the HEAD response's Docker-Content-Digest,
+   * else the hash of the manifest fetched with GET, because the header is
+   * optional and some registries leave it out.
+   */
+  async manifestDigest(repository: string, reference: string): Promise<string> {
+    const head = await this.headManifest(repository, reference);
+    if (head.digest !== undefined) return head.digest;
+    return (await this.getManifest(repository, reference)).digest;
   }
 
   /**
@@ -116,6 +149,7 @@ export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLo
       target: `/v2/${repository}/blobs/${digest}`,
       scope: pullScope(repository),
       repository,
+      retry: true,
     });
     await response.body.dump();
     const size = Number(headerValue(response.headers, "content-length"));
@@ -126,17 +160,23 @@ export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLo
     return size;
   }
 
+  /**
+   * Downloads a blob, verified against its digest and size as it streams.
+   * A download that breaks off resumes with a Range request (resumable-blob.ts).
+   */
   // NOTE: the descriptor's foreign-layer `urls` are never tried; the blob
   // is always requested from the registry.
   async openBlob(repository: string, descriptor: BlobDescriptor): Promise<Readable> {
     checkRepository(repository);
     validateDigest(descriptor.digest);
-    const response = await this.client.request({
+    const request: RegistryRequest = {
       method: "GET",
       target: `/v2/${repository}/blobs/${descriptor.digest}`,
       scope: pullScope(repository),
       repository,
-    });
+      retry: true,
+    };
+    const response = await this.client.request(request);
 
     const declared = Number(headerValue(response.headers, "content-length"));
     const { size } = descriptor;
@@ -152,8 +192,38 @@ export class RegistrySource implements ImageSource, RepositoryLister, BlobSizeLo
       );
     }
 
+    const body = resumableBlob({
+      first: response,
+      reopen: (offset) =>
+        this.client.request({ ...request, headers: { range: `bytes=${offset}-` } }),
+      ...(size !== undefined && { size }),
+      label: `blob ${descriptor.digest} of ${this.name}/${repository}`,
+    });
     const verifier = createDigestVerifier({ digest: descriptor.digest, size, repository });
-    return pipeVerified(response.body, verifier, displayUrl(response.url));
+    return pipeVerified(body, verifier, displayUrl(response.url));
+  }
+
+  /** Opens bytes `start` to `end` (inclusive) of a blob with one Range request; see BlobRangeReader. */
+  async openBlobRange(repository: string, digest: string, start: number, end: number): Promise<Readable> {
+    checkRepository(repository);
+    validateDigest(digest);
+    const response = await this.client.request({
+      method: "GET",
+      target: `/v2/${repository}/blobs/${digest}`,
+      scope: pullScope(repository),
+      repository,
+      headers: { range: `bytes=${start}-${end}` },
+      retry: true,
+    });
+    return rangeBody(response, start, end, `blob ${digest} of ${this.name}/${repository}`);
+  }
+
+  /** Lists the manifests whose subject is `digest` with the referrers API; see ReferrersLister. */
+  async listReferrers(repository: string, digest: string): Promise<Descriptor[] | undefined> {
+    checkRepository(repository);
+    validateDigest(digest);
+    const request = { registry: this.name, repository, digest, scope: pullScope(repository) };
+    return fetchReferrers(this.client, request);
   }
 
   async close(): Promise<void> {

@@ -3,10 +3,12 @@ import { RegdavError } from "../errors.js";
 /**
  * The JSON a token server returns, by the distribution token spec: the token
  * in `token` (or `access_token`, its OAuth2 name), `expires_in` seconds of
- * validity and an RFC 3339 `issued_at`.
+ * validity, an RFC 3339 `issued_at`, and with OAuth2 a `refresh_token` to
+ * use for later tokens in place of the credentials.
  */
 export interface IssuedToken {
   token: string;
+  refreshToken?: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
   /** When to fetch a new token instead, a little before expiry. */
@@ -33,7 +35,13 @@ export function parseTokenResponse(body: Buffer, receivedAt: number, server: str
       `token server ${server} returned no token: expected a "token" or "access_token" field`,
     );
   }
-  return { token, ...tokenLifetime(json.expires_in, json.issued_at, receivedAt) };
+  const issued: IssuedToken = {
+    token,
+    ...tokenLifetime(json.expires_in, json.issued_at, receivedAt),
+  };
+  const refreshToken = firstNonEmptyString(json.refresh_token);
+  if (refreshToken !== undefined) issued.refreshToken = refreshToken;
+  return issued;
 }
 
 /**

@@ -5,7 +5,9 @@ import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
 import { readBodySnippet, readBoundedBody } from "./body.js";
 import type { Credentials } from "./credentials.js";
-import { displayUrl, type HttpClient, type HttpRequest } from "./http.js";
+import { displayUrl, type HttpClient, type HttpRequest, type HttpResponse } from "./http.js";
+import { loginHint } from "./login-hint.js";
+import { RetrySchedule, type RetryPolicy } from "./retry.js";
 import { parseTokenResponse, tokenErrorDetail, type IssuedToken } from "./token-response.js";
 
 /**
@@ -15,7 +17,10 @@ import { parseTokenResponse, tokenErrorDetail, type IssuedToken } from "./token-
  * shortly before it expires, and concurrent requests for one key share a
  * single fetch. With a user name and password the request is a GET with Basic
  * auth and `account`. An identity token is exchanged by the OAuth2
- * refresh-token POST, as docker does after `docker login` with a token.
+ * refresh-token POST, as docker does after `docker login` with a token, and
+ * by a GET when the realm answers that POST with 404 or 405. A refresh token
+ * that the server returns is used for the realm's later tokens. Token
+ * requests that get 429 or 5xx are retried as RetryPolicy describes.
  */
 export interface TokenRequest {
   realm: string;
@@ -37,15 +42,20 @@ export interface TokenClientOptions {
   http: HttpClient;
   /** Clock in milliseconds, replaceable in tests. */
   now?: () => number;
+  retry?: Partial<RetryPolicy>;
 }
 
 /** Maximum size of a token response; real ones are a few KiB. */
 export const maxTokenResponseBytes = 1024 * 1024;
 const oauthClientId = "regdav";
+/** Statuses with which a token server that implements only GET answers the OAuth2 POST. */
+const postUnsupported = new Set([404, 405]);
 
 export class TokenClient {
   private readonly cache = new LRUCache<string, IssuedToken>({ max: 500 });
   private readonly inFlight = new Map<string, Promise<IssuedToken>>();
+  /** Refresh tokens that token servers returned, per realm and service. */
+  private readonly refreshTokens = new Map<string, string>();
   private readonly now: () => number;
 
   constructor(private readonly options: TokenClientOptions) {
@@ -87,21 +97,104 @@ export class TokenClient {
   private async fetchToken(request: TokenRequest): Promise<IssuedToken> {
     const realm = parseRealm(request.realm, this.options.registry);
     const credentials = await request.loadCredentials();
-    if (credentials) this.checkRealmProtocol(realm, request.registryProtocol);
+    const grantKey = JSON.stringify([request.realm, request.service ?? ""]);
+    const refreshToken = this.refreshTokens.get(grantKey);
+    if (credentials || refreshToken) this.checkRealmProtocol(realm, request.registryProtocol);
 
-    const response = await this.options.http.send(tokenHttpRequest(realm, request, credentials));
-    const server = displayUrl(realm);
-    if (response.status !== 200) {
-      const detail = tokenErrorDetail(await readBodySnippet(response, 64 * 1024));
-      throw this.tokenError(server, response.status, detail, credentials !== undefined);
+    let issued: IssuedToken | undefined;
+    if (refreshToken !== undefined) {
+      issued = await this.exchangeKnownRefreshToken(realm, request, refreshToken);
+    }
+    if (!issued) {
+      this.refreshTokens.delete(grantKey);
+      issued = await this.requestToken(realm, request, credentials);
     }
 
+    if (issued.refreshToken !== undefined) this.refreshTokens.set(grantKey, issued.refreshToken);
+    log.debug("token issued", { realm: displayUrl(realm), scopes: request.scopes.join(" ") });
+    return issued;
+  }
+
+  /** Uses a refresh token the server returned before; undefined when the server rejects it. */
+  private async exchangeKnownRefreshToken(
+    realm: URL,
+    request: TokenRequest,
+    refreshToken: string,
+  ): Promise<IssuedToken | undefined> {
+    const { response, schedule } = await this.send(refreshRequest(realm, request, refreshToken));
+    if (response.status === 200) return this.readToken(response, realm);
+    if (response.status >= 500 || response.status === 429) {
+      throw await this.tokenError(realm, response, undefined, schedule);
+    }
+    await readBodySnippet(response, 64 * 1024);
+    log.info("token server rejected its refresh token, using the stored credentials", {
+      realm: displayUrl(realm),
+      status: response.status,
+    });
+    return undefined;
+  }
+
+  private async requestToken(
+    realm: URL,
+    request: TokenRequest,
+    credentials: Credentials | undefined,
+  ): Promise<IssuedToken> {
+    if (credentials && "identityToken" in credentials) {
+      const post = refreshRequest(realm, request, credentials.identityToken);
+      const { response, schedule } = await this.send(post);
+      if (!postUnsupported.has(response.status)) {
+        return this.checkedToken(realm, response, credentials, schedule);
+      }
+
+      await readBodySnippet(response, 64 * 1024);
+      log.info("token server does not accept the OAuth2 POST, using GET", {
+        realm: displayUrl(realm),
+        status: response.status,
+      });
+    }
+
+    const { response, schedule } = await this.send(getRequest(realm, request, credentials));
+    return this.checkedToken(realm, response, credentials, schedule);
+  }
+
+  private async checkedToken(
+    realm: URL,
+    response: HttpResponse,
+    credentials: Credentials | undefined,
+    schedule: RetrySchedule,
+  ): Promise<IssuedToken> {
+    if (response.status !== 200) {
+      throw await this.tokenError(realm, response, credentials, schedule);
+    }
+    return this.readToken(response, realm);
+  }
+
+  private async readToken(response: HttpResponse, realm: URL): Promise<IssuedToken> {
+    const server = displayUrl(realm);
     const body = await readBoundedBody(response, maxTokenResponseBytes, (size) => {
       return new RegdavError("REGISTRY_ERROR", `token server ${server} sent a response of ${size}`);
     });
-    const issued = parseTokenResponse(body, this.now(), server);
-    log.debug("token issued", { realm: server, scopes: request.scopes.join(" ") });
-    return issued;
+    return parseTokenResponse(body, this.now(), server);
+  }
+
+  /** Sends a token request, again after 429 or 5xx. Returns the last response. */
+  private async send(http: HttpRequest) {
+    const schedule = new RetrySchedule(this.options.retry);
+    for (;;) {
+      const response = await this.options.http.send(http);
+      const delay = schedule.nextDelay(response.status, response.headers);
+      if (delay === undefined) return { response, schedule };
+
+      log.info("token request failed, retrying", {
+        registry: this.options.registry,
+        realm: displayUrl(http.url),
+        status: response.status,
+        attempt: schedule.attempts,
+        delayMs: delay,
+      });
+      await response.body.dump().catch(() => {});
+      await schedule.wait(delay);
+    }
   }
 
   /** Rejects sending credentials over plain HTTP when the registry itself uses HTTPS. */
@@ -115,15 +208,21 @@ export class TokenClient {
     );
   }
 
-  private tokenError(server: string, status: number, detail: string, withCredentials: boolean) {
+  private async tokenError(
+    realm: URL,
+    response: HttpResponse,
+    credentials: Credentials | undefined,
+    schedule: RetrySchedule,
+  ): Promise<RegdavError> {
+    const { status } = response;
+    const detail = tokenErrorDetail(await readBodySnippet(response, 64 * 1024));
     const rejected = status === 401 || status === 403;
-    const code = rejected ? "REGISTRY_UNAUTHORIZED" : "REGISTRY_ERROR";
-    const hint = rejected && withCredentials ? " (check the login in docker's config.json)" : "";
     const reason = detail ? `: ${detail}` : "";
+    const advice = rejected ? `; ${loginHint(this.options.registry, credentials)}` : "";
     return new RegdavError(
-      code,
-      `token server ${server} for registry ${this.options.registry} returned ` +
-        `${status} ${STATUS_CODES[status] ?? ""}${reason}${hint}`,
+      rejected ? "REGISTRY_UNAUTHORIZED" : "REGISTRY_ERROR",
+      `token server ${displayUrl(realm)} for registry ${this.options.registry} returned ` +
+        `${status} ${STATUS_CODES[status] ?? ""}${reason}${schedule.summary()}${advice}`,
     );
   }
 }
@@ -149,28 +248,36 @@ function parseRealm(realm: string, registry: string): URL {
   return url;
 }
 
-function tokenHttpRequest(
+/** The OAuth2 refresh-token grant (RFC 6749, section 6), as a form POST. */
+function refreshRequest(realm: URL, request: TokenRequest, refreshToken: string): HttpRequest {
+  const form = new URLSearchParams({ grant_type: "refresh_token", client_id: oauthClientId });
+  if (request.service !== undefined) form.set("service", request.service);
+  form.set("scope", request.scopes.join(" "));
+  form.set("refresh_token", refreshToken);
+  const headers = { "content-type": "application/x-www-form-urlencoded" };
+  return { method: "POST", url: realm, headers, body: form.toString() };
+}
+
+/**
+ * The token spec's GET. An identity token goes in as the Basic password with
+ * an empty user name, as containerd sends it when a realm rejects the POST.
+ */
+function getRequest(
   realm: URL,
   request: TokenRequest,
   credentials: Credentials | undefined,
 ): HttpRequest {
-  if (credentials && "identityToken" in credentials) {
-    const form = new URLSearchParams({ grant_type: "refresh_token", client_id: oauthClientId });
-    if (request.service !== undefined) form.set("service", request.service);
-    form.set("scope", request.scopes.join(" "));
-    form.set("refresh_token", credentials.identityToken);
-    const headers = { "content-type": "application/x-www-form-urlencoded" };
-    return { method: "POST", url: realm, headers, body: form.toString() };
-  }
-
   const url = new URL(realm);
   if (request.service !== undefined) url.searchParams.set("service", request.service);
   for (const scope of request.scopes) url.searchParams.append("scope", scope);
   const headers: Record<string, string> = { accept: "application/json" };
   if (credentials) {
-    url.searchParams.set("account", credentials.username);
-    const basic = Buffer.from(`${credentials.username}:${credentials.password}`).toString("base64");
-    headers.authorization = `Basic ${basic}`;
+    const [username, password] =
+      "identityToken" in credentials
+        ? ["", credentials.identityToken]
+        : [credentials.username, credentials.password];
+    if (username !== "") url.searchParams.set("account", username);
+    headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
   }
   return { method: "GET", url, headers };
 }

@@ -1,5 +1,7 @@
 import type { Readable } from "node:stream";
 
+import type { Descriptor } from "../manifest/manifest-types.js";
+
 /**
  * A place images come from: a registry now, an OCI layout folder or an image
  * archive later. The tree asks every source the same questions, so it does not
@@ -74,4 +76,39 @@ export interface BlobSizeLookup {
 
 export function canStatBlobs(source: ImageSource): source is ImageSource & BlobSizeLookup {
   return typeof (source as Partial<BlobSizeLookup>).statBlob === "function";
+}
+
+/**
+ * An optional ability of registries with the OCI referrers API
+ * (distribution-spec 1.1): listing the manifests whose `subject` is a given
+ * manifest, such as signatures, SBOMs and attestations.
+ */
+export interface ReferrersLister {
+  /**
+   * Returns the descriptors of the manifests whose subject is `digest`, from
+   * every page. Returns undefined when the registry has no referrers API
+   * (it responds with 404), so the caller falls back to the referrers tag.
+   */
+  listReferrers(repository: string, digest: string): Promise<Descriptor[] | undefined>;
+}
+
+export function canListReferrers(source: ImageSource): source is ImageSource & ReferrersLister {
+  return typeof (source as Partial<ReferrersLister>).listReferrers === "function";
+}
+
+/**
+ * Reads part of a blob without downloading the rest: what random access
+ * into a layer needs after its first pass.
+ */
+export interface BlobRangeReader {
+  /**
+   * Opens bytes `start` to `end` (inclusive) of a blob. Throws a
+   * REGISTRY_ERROR when the source answers with other bytes than asked for,
+   * such as a registry that ignores Range.
+   */
+  openBlobRange(repository: string, digest: string, start: number, end: number): Promise<Readable>;
+}
+
+export function canReadBlobRanges(source: ImageSource): source is ImageSource & BlobRangeReader {
+  return typeof (source as Partial<BlobRangeReader>).openBlobRange === "function";
 }

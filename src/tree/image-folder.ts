@@ -5,10 +5,13 @@ import type { SourceCache } from "../cache/source-cache.js";
 import { parseManifest, type ParsedManifest } from "../manifest/parse.js";
 import type { BlobDescriptor, FetchedManifest } from "../source/image-source.js";
 import { BlobFile } from "./blob-file.js";
+import { DescribedFolder } from "./described-folder.js";
+import { exportEntries, withExportEntries } from "./export-entries.js";
+import { describeImageFolder } from "./image-description.js";
 import { indexFolderEntries } from "./index-entries.js";
 import { LayersFolder } from "./layers-folder.js";
 import { RootfsFolder } from "./rootfs-folder.js";
-import { fileInfo, type FileNode, type TreeNode, StaticFolder } from "./tree-node.js";
+import { fileInfo, type FileNode, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 import type { ByteRange } from "./virtual-tree.js";
 
@@ -17,6 +20,8 @@ export interface ImageLocation {
   readonly context: TreeContext;
   readonly source: SourceCache;
   readonly repository: string;
+  /** The tag the folder was opened by, for the tags of exports; undefined for a digest. */
+  readonly tag?: string;
 }
 
 /**
@@ -37,7 +42,8 @@ export async function openImageFolder(
     if (isNotFound(error)) return undefined;
     throw error;
   }
-  return imageFolder({ context, source, repository }, manifest, name);
+  const tag = reference.includes(":") ? undefined : reference;
+  return imageFolder({ context, source, repository, tag }, manifest, name);
 }
 
 /** Builds the folder of one manifest, whatever its kind. */
@@ -48,7 +54,8 @@ export async function imageFolder(
 ): Promise<TreeNode> {
   const parsed = parseManifest(manifest);
   const entries = await imageFolderEntries(location, manifest, parsed);
-  return new StaticFolder(name, entries);
+  const describe = (path: readonly string[]) => describeImageFolder(location, manifest, parsed, path);
+  return new DescribedFolder(name, entries, describe);
 }
 
 /** The files of an image folder, without the folder: an index's folder shows its platform's too. */
@@ -58,6 +65,15 @@ export async function imageFolderEntries(
   parsed: ParsedManifest,
 ): Promise<TreeNode[]> {
   noteDescriptors(location, parsed);
+  const entries = await manifestEntries(location, manifest, parsed);
+  return withExportEntries(entries, exportEntries(location, manifest, parsed));
+}
+
+async function manifestEntries(
+  location: ImageLocation,
+  manifest: FetchedManifest,
+  parsed: ParsedManifest,
+): Promise<TreeNode[]> {
   switch (parsed.kind) {
     case "index":
       return indexFolderEntries(location, manifest, parsed);

@@ -2,6 +2,9 @@ import type { LayerIndex } from "../layer/layer-index.js";
 import { buildLayerView } from "../image/layer-view.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { stat } from "node:fs/promises";
+import type { Readable } from "node:stream";
+
+import type { RemoteBlob } from "../cache/layer-content.js";
 
 import { BlobFile, downloadBlob } from "./blob-file.js";
 import type { ImageLocation } from "./image-folder.js";
@@ -58,7 +61,7 @@ export class LayersFolder implements FolderNode {
     const open = async () => {
       const build = async () => buildLayerView(await indexLayerOf(this.location, layer), 0);
       const view = await cachedView("layer " + layer.digest, build);
-      return new ViewFolder(view, [], { context: this.location.context, layers: [layer] });
+      return new ViewFolder(view, [], { location: this.location, layers: [layer] });
     };
     return {
       info: folderInfo(name),
@@ -66,6 +69,28 @@ export class LayersFolder implements FolderNode {
       children: async () => (await open()).children(),
     };
   }
+}
+
+/**
+ * Opens `length` bytes at `offset` of a layer's uncompressed tar stream, by
+ * a Range request on the compressed blob when it is not cached.
+ */
+export function readLayerContent(
+  location: ImageLocation,
+  layer: BlobDescriptor,
+  offset: number,
+  length: number,
+): Promise<Readable> {
+  const { context, source, repository } = location;
+  const remote: RemoteBlob = {
+    descriptor: layer,
+    openRange: source.canReadRanges
+      ? (start, end) => source.openBlobRange(repository, layer.digest, start, end)
+      : undefined,
+    openWhole: () => source.openBlob(repository, layer),
+    repository: `${source.name}/${repository}`,
+  };
+  return context.layers.readContent(remote, offset, length);
 }
 
 /** Returns a layer's index, running its one indexing pass when it has none yet. */

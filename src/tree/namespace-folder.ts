@@ -4,7 +4,7 @@ import type { SourceCache } from "../cache/source-cache.js";
 import { BlobsFolder } from "./blobs-folder.js";
 import { ManifestsFolder } from "./manifests-folder.js";
 import { TagsFolder } from "./tags-folder.js";
-import { isRepositoryComponent, repositoryFor } from "./repository-names.js";
+import { isFileManagerProbe, isRepositoryComponent, repositoryFor } from "./repository-names.js";
 import { folderInfo, type FolderNode, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 
@@ -31,7 +31,9 @@ export class NamespaceFolder implements FolderNode {
 
   async child(name: string): Promise<TreeNode | undefined> {
     if (name.startsWith("_")) return this.repositoryFolder(name);
-    if (!isRepositoryComponent(name)) return undefined;
+    // `desktop.ini` and `thumbs.db` are valid repository names, so without this
+    // check each probe would reach the registry.
+    if (!isRepositoryComponent(name) || isFileManagerProbe(name)) return undefined;
 
     const components = [...this.components, name];
     const known = await this.knownNames();

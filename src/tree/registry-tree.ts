@@ -1,9 +1,12 @@
 import type { Readable } from "node:stream";
 
 import { RegdavError, notFound } from "../errors.js";
+import { DescribedFolder } from "./described-folder.js";
+import type { FolderDescription } from "./folder-description.js";
 import { RootFolder } from "./root-folder.js";
-import { isFolder, type TreeNode } from "./tree-node.js";
+import { isFolder, LazyFolder, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
+import { findChild } from "./unicode-names.js";
 import type { ByteRange, NodeInfo, VirtualTree } from "./virtual-tree.js";
 
 /**
@@ -34,10 +37,17 @@ export class RegistryTree implements VirtualTree {
     return node.open(range);
   }
 
+  /** Describes an image folder; undefined for every other folder. */
+  async describeFolder(path: readonly string[]): Promise<FolderDescription | undefined> {
+    let node: TreeNode | undefined = await this.find(path);
+    if (node instanceof LazyFolder) node = await node.resolve();
+    return node instanceof DescribedFolder ? node.describe(path) : undefined;
+  }
+
   private async find(path: readonly string[]): Promise<TreeNode> {
     let node: TreeNode = this.root;
     for (const [position, name] of path.entries()) {
-      const next: TreeNode | undefined = isFolder(node) ? await node.child(name) : undefined;
+      const next: TreeNode | undefined = isFolder(node) ? await findChild(node, name) : undefined;
       if (!next) throw notFound(`not found: /${path.slice(0, position + 1).join("/")}`);
       node = next;
     }

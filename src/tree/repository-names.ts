@@ -46,12 +46,18 @@ const FILE_MANAGER_PROBES = new Set([
   ".spotlight-v100",
   ".trashes",
   ".metadata_never_index",
+  // Browsers request these at the root of a site. At the root each would
+  // otherwise be taken for a registry host name and looked up.
+  "favicon.ico",
+  "apple-touch-icon.png",
+  "apple-touch-icon-precomposed.png",
+  "robots.txt",
 ]);
 
 /**
- * Whether a name is one of the files that Finder, Explorer and desktop file
- * managers probe for (`._name` resource forks included), answered 404 at
- * once so the probe never reaches a registry.
+ * Whether a name is one of the files that Finder, Explorer, desktop file
+ * managers and browsers probe for (`._name` resource forks included),
+ * answered 404 at once so the probe never reaches a registry.
  */
 export function isFileManagerProbe(name: string): boolean {
   return name.startsWith("._") || FILE_MANAGER_PROBES.has(name.toLowerCase());

@@ -33,7 +33,7 @@ export class RootfsFolder implements FolderNode {
   private async root(): Promise<ViewFolder> {
     const key = "rootfs " + this.layers.map((layer) => layer.digest).join(",");
     const view = await cachedView(key, () => this.buildView());
-    return new ViewFolder(view, [], { context: this.location.context, layers: this.layers });
+    return new ViewFolder(view, [], { location: this.location, layers: this.layers });
   }
 
   private async buildView(): Promise<FilesystemView> {

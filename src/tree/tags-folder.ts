@@ -1,6 +1,7 @@
 import { isValidTag } from "../reference/grammar.js";
 import type { SourceCache } from "../cache/source-cache.js";
 import { openImageFolder } from "./image-folder.js";
+import { isFileManagerProbe } from "./repository-names.js";
 import { folderInfo, LazyFolder, ListedFolder, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 
@@ -20,7 +21,9 @@ export class TagsFolder extends ListedFolder {
   }
 
   override async child(name: string): Promise<TreeNode | undefined> {
-    if (!isValidTag(name)) return undefined;
+    // `Thumbs.db` and `desktop.ini` are valid tags, so without this check each
+    // probe would fetch a manifest.
+    if (!isValidTag(name) || isFileManagerProbe(name)) return undefined;
     return openImageFolder(this.context, this.source, this.repository, name, name);
   }
 

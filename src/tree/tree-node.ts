@@ -107,6 +107,11 @@ export class LazyFolder implements FolderNode {
     this.info = folderInfo(name);
   }
 
+  /** Opens the folder this one stands for, or undefined when it does not exist. */
+  resolve(): Promise<TreeNode | undefined> {
+    return this.open();
+  }
+
   async child(name: string): Promise<TreeNode | undefined> {
     const folder = await this.open();
     return folder && isFolder(folder) ? folder.child(name) : undefined;

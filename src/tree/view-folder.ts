@@ -4,12 +4,13 @@ import { notFound } from "../errors.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import type { FilesystemView, ViewNode } from "../image/filesystem-view.js";
 import { fileInfo, folderInfo, type FileNode, type FolderNode, type TreeNode } from "./tree-node.js";
-import type { TreeContext } from "./tree-context.js";
+import type { ImageLocation } from "./image-folder.js";
+import { readLayerContent } from "./layers-folder.js";
 import type { ByteRange } from "./virtual-tree.js";
 
 /** What a view folder needs to read file bytes: the image's layers in order, base first. */
 export interface ViewLayers {
-  readonly context: TreeContext;
+  readonly location: ImageLocation;
   readonly layers: readonly BlobDescriptor[];
 }
 
@@ -64,7 +65,7 @@ class ViewFile implements FileNode {
 
     const start = range?.start ?? 0;
     const end = range?.end ?? this.node.size - 1;
-    return this.layers.context.layers.readContent(layer.digest, content.dataOffset + start, end - start + 1);
+    return readLayerContent(this.layers.location, layer, content.dataOffset + start, end - start + 1);
   }
 }
 

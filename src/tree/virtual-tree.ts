@@ -1,5 +1,7 @@
 import type { Readable } from "node:stream";
 
+import type { FolderDescription } from "./folder-description.js";
+
 /**
  * The read-only folder tree that the WebDAV adapter serves. Paths are arrays
  * of decoded segment names: `[]` is the root, and no segment is empty, `.`
@@ -18,6 +20,14 @@ export interface VirtualTree {
    * early, when the content fails verification.
    */
   read(path: readonly string[], range?: ByteRange): Promise<Readable>;
+
+  /**
+   * Describes an image folder for its browser page: reference, digest,
+   * platform, layers and the config's command and environment. Returns
+   * undefined for other folders. Optional: a tree without it gets plain
+   * listings. Throws like `stat` for a path that does not exist.
+   */
+  describeFolder?(path: readonly string[]): Promise<FolderDescription | undefined>;
 }
 
 export interface ByteRange {

@@ -1,9 +1,17 @@
+import type { FolderDescription } from "../tree/folder-description.js";
 import type { NodeInfo } from "../tree/virtual-tree.js";
 import { encodePathHref } from "./href-encoding.js";
+import { escapeHtml } from "./html/escape-html.js";
+import { renderImageHeader } from "./html/image-header.js";
+import { sizeHtml, timeHtml } from "./html/page-format.js";
+import { renderPage } from "./html/page-layout.js";
+import { contentTypeOf } from "./node-metadata.js";
 import { isServableName } from "./segment-rules.js";
 
 /**
- * Renders a folder as a plain HTML page for browsers. Every name is
+ * Renders a folder as an HTML page for browsers: breadcrumbs, a filter box,
+ * and a table of the children with size, date and type, with the image
+ * header on top when the tree described the folder. Every name is
  * HTML-escaped and every link is an absolute path percent-encoded per
  * segment, so hostile names in an image cannot inject markup or point
  * elsewhere. Names that a request path cannot contain are left out.
@@ -11,45 +19,39 @@ import { isServableName } from "./segment-rules.js";
 export function renderFolderListing(
   segments: readonly string[],
   children: readonly NodeInfo[],
+  description?: FolderDescription,
 ): string {
-  const title = `Index of ${escapeHtml("/" + segments.map((name) => name + "/").join(""))}`;
   const rows = children
     .filter((child) => isServableName(child.name))
     .map((child) => rowOf(segments, child));
   if (segments.length > 0) {
-    rows.unshift(linkRow(encodePathHref(segments.slice(0, -1), true), "../", ""));
+    const parent = `<a href="${escapeHtml(encodePathHref(segments.slice(0, -1), true))}">../</a>`;
+    rows.unshift(`<tr><td class="name">${parent}</td><td></td><td class="wide"></td><td></td></tr>`);
   }
 
-  return [
-    "<!DOCTYPE html>",
-    '<html><head><meta charset="utf-8">',
-    `<title>${title}</title></head>`,
-    `<body><h1>${title}</h1>`,
-    "<table>",
+  const body = [
+    description ? renderImageHeader(description, segments) : "",
+    '<input type="search" id="filter" placeholder="Filter names" aria-label="Filter names" hidden>',
+    '<table id="entries">',
+    '<thead><tr><th>Name</th><th class="size">Size</th><th class="wide">Modified</th><th>Type</th></tr></thead>',
+    "<tbody>",
     ...rows,
-    "</table>",
-    "</body></html>",
-    "",
-  ].join("\n");
+    "</tbody></table>",
+  ];
+  const title = "/" + segments.map((name) => name + "/").join("");
+  return renderPage({ segments, title, body: body.join("\n") });
 }
 
 function rowOf(segments: readonly string[], child: NodeInfo): string {
   const isFolder = child.type === "directory";
   const href = encodePathHref([...segments, child.name], isFolder);
   const label = isFolder ? child.name + "/" : child.name;
-  return linkRow(href, label, isFolder ? "" : String(child.size));
-}
-
-function linkRow(href: string, label: string, size: string): string {
-  return `<tr><td><a href="${escapeHtml(href)}">${escapeHtml(label)}</a></td><td>${size}</td></tr>`;
-}
-
-/** Escapes the five characters that can end text or an attribute value in HTML. */
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;")
-    .replace(/'/g, "&#39;");
+  const cells = [
+    `<td class="name"><a href="${escapeHtml(href)}">${escapeHtml(label)}</a></td>`,
+    `<td class="size">${isFolder ? "" : sizeHtml(child.size)}</td>`,
+    `<td class="wide muted">${timeHtml(child.modified)}</td>`,
+    `<td class="muted">${isFolder ? "folder" : escapeHtml(contentTypeOf(child))}</td>`,
+  ];
+  const filterKey = escapeHtml(child.name.toLowerCase());
+  return `<tr data-name="${filterKey}">${cells.join("")}</tr>`;
 }

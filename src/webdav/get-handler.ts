@@ -5,24 +5,26 @@ import type { NodeInfo } from "../tree/virtual-tree.js";
 import { lengthOf, selectRange, type RangeSelection } from "./byte-range.js";
 import { isNotModified, isRangeAllowed, type Validators } from "./conditional-request.js";
 import { streamExactly } from "./file-stream.js";
-import { renderFolderListing } from "./folder-listing.js";
+import { serveFileAsPage, serveFolderPage } from "./html/serve-page.js";
 import { contentTypeOf, entityTagOf, httpDateOf } from "./node-metadata.js";
 import type { ShareRequest } from "./share-request.js";
 
 /**
  * Serves GET and HEAD. A file is served from tree.stat and tree.read, with
  * one byte range, conditional requests and validators. A folder gets an HTML
- * listing. HEAD sends the headers that GET would, without the body.
+ * listing, and a browser gets pages for files too (see serveFileAsPage).
+ * HEAD sends the headers that GET would, without the body.
  */
 export async function serveGet(share: ShareRequest): Promise<void> {
   const node = await share.tree.stat(share.segments);
   if (node.type === "directory") {
-    await serveFolder(share);
+    await serveFolderPage(share);
     return;
   }
   if (share.trailingSlash) {
     throw notFound(`${JSON.stringify(node.name)} is a file, but the request path ends with "/"`);
   }
+  if (await serveFileAsPage(share, node)) return;
   await serveFile(share, node);
 }
 
@@ -104,16 +106,4 @@ async function sendFileBody(share: ShareRequest, source: Readable, length: numbe
       error: error instanceof Error ? error.message : String(error),
     });
   }
-}
-
-async function serveFolder(share: ShareRequest): Promise<void> {
-  const children = await share.tree.list(share.segments);
-  const html = renderFolderListing(share.segments, children);
-  share.response.writeHead(200, {
-    "Content-Type": "text/html; charset=utf-8",
-    "Content-Length": Buffer.byteLength(html),
-    "Content-Security-Policy": "default-src 'none'",
-    "X-Content-Type-Options": "nosniff",
-  });
-  share.response.end(html);
 }

@@ -3,6 +3,7 @@ import https from "node:https";
 import type { VirtualTree } from "../tree/virtual-tree.js";
 import type { Credentials } from "./basic-auth.js";
 import { handleClientError, rejectConnect } from "./client-error.js";
+import { withLitmusScratch } from "./litmus-scratch.js";
 import { createRequestHandler } from "./request-handler.js";
 
 export interface ShareServerOptions {
@@ -22,7 +23,9 @@ export interface ShareServerOptions {
  * its body.
  */
 export function createShareServer(options: ShareServerOptions): http.Server | https.Server {
-  const handler = createRequestHandler(options);
+  const handler = withLitmusScratch(createRequestHandler(options), {
+    requiresCredentials: options.auth !== undefined,
+  });
   const server = options.tls
     ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler)
     : http.createServer(handler);

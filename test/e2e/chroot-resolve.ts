@@ -12,7 +12,7 @@ export type Resolution =
  * Resolves `path` (relative to `root`) on the real file system as the
  * kernel does inside a chroot at `root`: absolute link targets start again
  * at `root`, `..` stops there, and every symlink is followed, the last one
- * too. Used to read an unpacked image the way a container sees it.
+ * too, so that a test reads an unpacked image as processes in the container do.
  */
 export async function resolveInRoot(root: string, path: string): Promise<Resolution> {
   const resolved: string[] = [];

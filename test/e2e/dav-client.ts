@@ -1,3 +1,5 @@
+import { request as httpRequest } from "node:http";
+
 /**
  * A minimal WebDAV client for the end-to-end tests: PROPFIND with the
  * response parsed into entries, and GET. It parses only the elements regdav
@@ -32,6 +34,31 @@ export async function davRequest(
   return { status: response.status, headers: response.headers, body };
 }
 
+/**
+ * Sends one request with `rawPath` as the request target exactly as given.
+ * fetch() would normalize it first, removing `.` segments for example.
+ */
+export function rawRequest(
+  baseUrl: string,
+  rawPath: string,
+  method: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Buffer }> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ hostname, port, path: rawPath, method, headers }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks) });
+      });
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
+
 export async function propfind(url: string, depth: "0" | "1" = "1"): Promise<DavEntry[]> {
   const response = await fetch(url, { method: "PROPFIND", headers: { Depth: depth } });
   const body = await response.text();
@@ -57,7 +84,13 @@ export async function listEntries(url: string): Promise<DavEntry[]> {
   const self = decodeURIComponent(new URL(url).pathname).replace(/\/$/, "");
   return entries
     .filter((entry) => hrefPath(entry.href, url) !== self)
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    .sort(byName);
+}
+
+/** Orders entries by name in UTF-16 code units, as Array.prototype.sort orders strings. */
+function byName(a: DavEntry, b: DavEntry): number {
+  if (a.name === b.name) return 0;
+  return a.name < b.name ? -1 : 1;
 }
 
 /** Lists the names of a folder's children, without the folder itself, sorted. */

@@ -7,17 +7,20 @@ import {
   makeImageConfig,
   makeLayer,
   type Compression,
+  type ImageBlob,
   type LayerBlob,
 } from "../harness/image-builder.js";
-import { pushImage } from "../harness/push.js";
+import { pushImage, type PushedImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { encodePath, getBytes } from "./dav-client.js";
 
-/** The content of the layer's one file; each repository's differs, so no two layers share a blob. */
+/** The content of the layer's one file. It names the repository, so no two layers share a blob. */
 const contentOf = (repository: string) => `original content of the ${repository} layer file\n`;
 
-type Outcome = { kind: "status"; status: number; body: Buffer } | { kind: "aborted"; error: string };
+type Outcome =
+  | { kind: "status"; status: number; body: Buffer }
+  | { kind: "aborted"; error: string };
 
 /** GETs a URL and reports the status and body, or that the body was cut off. */
 async function fetchOutcome(url: string): Promise<Outcome> {
@@ -41,6 +44,20 @@ async function listFiles(root: string): Promise<string[]> {
   return entries
     .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1));
+}
+
+interface PushedSmallImage {
+  pushed: PushedImage;
+  config: ImageBlob;
+}
+
+async function pushSmallImage(host: string, repository: string): Promise<PushedSmallImage> {
+  const content = contentOf(repository);
+  const layer = await makeLayer([{ type: "file", path: "message.txt", content }]);
+  const config = makeImageConfig({ layers: [layer], config: { Labels: { repository } } });
+  const image = { layers: [layer], config, format: "oci" as const };
+  const pushed = await pushImage(host, repository, "v1", image);
+  return { pushed, config };
 }
 
 interface CorruptionCase {
@@ -91,8 +108,13 @@ describe("digest failure", () => {
   const imageUrl = (repository: string, path: string) =>
     `${regdav.url}${encodePath(`${registry.host}/${repository}/_tags/v1/${path}`)}`;
 
+  let configImage: PushedSmallImage;
+  let manifestImage: PushedSmallImage;
+
   beforeAll(async () => {
     registry = await startRegistry();
+    configImage = await pushSmallImage(registry.host, "corrupt/config");
+    manifestImage = await pushSmallImage(registry.host, "corrupt/manifest");
     for (const { repository, compression } of cases) {
       const content = contentOf(repository);
       const layer = await makeLayer([{ type: "file", path: "message.txt", content }], {
@@ -108,6 +130,48 @@ describe("digest failure", () => {
   afterAll(async () => {
     await regdav?.stop();
     await registry?.stop();
+  });
+
+  describe("config blob", () => {
+    beforeAll(async () => {
+      await flipByte(configImage.config.digest, 10);
+    });
+
+    it("config.json GET fails", async () => {
+      const outcome = await fetchOutcome(imageUrl("corrupt/config", "config.json"));
+      const failed = outcome.kind === "aborted" || outcome.status === 502;
+      expect(failed, describeOutcome(outcome)).toBe(true);
+    });
+
+    it("cache keeps nothing of the config", async () => {
+      const hex = configImage.config.digest.slice("sha256:".length);
+      expect((await listFiles(regdav.cacheDir)).filter((file) => file.includes(hex))).toEqual([]);
+    });
+
+    it("restored config is served", async () => {
+      await flipByte(configImage.config.digest, 10);
+      const bytes = await getBytes(imageUrl("corrupt/config", "config.json"));
+      expect(bytes.equals(configImage.config.bytes)).toBe(true);
+    });
+  });
+
+  describe("manifest", () => {
+    beforeAll(async () => {
+      await flipByte(manifestImage.pushed.digest, 20);
+    });
+
+    it("tag folder fails with 502", async () => {
+      const url = imageUrl("corrupt/manifest", "");
+      const response = await fetch(url, { method: "PROPFIND", headers: { Depth: "1" } });
+      const body = await response.text();
+      expect(response.status, body).toBe(502);
+    });
+
+    it("restored manifest is served", async () => {
+      await flipByte(manifestImage.pushed.digest, 20);
+      const bytes = await getBytes(imageUrl("corrupt/manifest", "manifest.json"));
+      expect(bytes.equals(manifestImage.pushed.manifest.bytes)).toBe(true);
+    });
   });
 
   for (const { name, repository, offset } of cases) {

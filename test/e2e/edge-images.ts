@@ -17,7 +17,7 @@ import { pushImage, type PushedImage } from "../harness/push.js";
 import { requireTool, runCommand, withTempDir } from "../harness/tools.js";
 
 /*
- * Images whose layers hold the tar cases that unpackers disagree on: odd
+ * Images whose layers contain the tar cases that are easy to get wrong: odd
  * names, path normalization, links of every kind, skipped entry types,
  * whiteouts, and each layer compression and empty-layer shape. The layer
  * edge-case test and the umoci comparison push the same images.
@@ -49,9 +49,12 @@ export const paxDeepPath = `long/${`${"d".repeat(60)}/`.repeat(5)}deep.txt`;
 export const gnuLongName = `${"g".repeat(150)}.txt`;
 
 /** The modification time of etc/os-release, to check getlastmodified. */
-export const osReleaseMtime = new Date("2021-05-06T07:08:09Z");
+const osReleaseMtime = new Date("2021-05-06T07:08:09Z");
 
-/** The empty gzip tar that Docker writes for steps without file changes (1024 zero bytes). */
+/**
+ * Docker's empty layer, sha256:a3ed95caeb02..., which its schema1 manifests
+ * list for steps without file changes: a gzip of 1024 zero bytes.
+ */
 const dockerEmptyGzipLayer = Buffer.from(
   "1f8b080000096e8800ff621805a360148c5800080000ffff2eafb5ef00040000",
   "hex",
@@ -70,6 +73,9 @@ function baseEntries(): TarEntry[] {
     { type: "hardlink", path: "usr/bin/tool-hard", target: "usr/bin/tool" },
     { type: "directory", path: "usr/share" },
     { type: "file", path: "usr/share/doc.txt", content: "needle in usr/share\n" },
+    { type: "file", path: "usr/share/info.txt", content: "info page\n" },
+    // Read as bin/info-link, its `..` must start from usr/bin, where the link is.
+    { type: "symlink", path: "usr/bin/info-link", target: "../share/info.txt" },
     // Points at usr, the parent of the folder holding the link.
     { type: "symlink", path: "usr/share/up", target: ".." },
     { type: "symlink", path: "bin", target: "usr/bin" },
@@ -105,11 +111,16 @@ function baseEntries(): TarEntry[] {
   return entries;
 }
 
-/** Second layer: a hardlink to a file of the base layer, and a path replaced again. */
+/**
+ * Second layer: hardlinks to files of the base layer, and a path replaced
+ * again. opt/dup-link links etc/dup before this layer replaces it, so the
+ * link keeps the base layer's content, as when the tar is unpacked in order.
+ */
 function upperEntries(): TarEntry[] {
   return [
     { type: "directory", path: "opt" },
     { type: "hardlink", path: "opt/tool-hard-lower", target: "usr/bin/tool" },
+    { type: "hardlink", path: "opt/dup-link", target: "etc/dup" },
     { type: "file", path: "etc/dup", content: "third\n" },
     { type: "file", path: "usr/bin/tool2", content: "tool two\n" },
   ];
@@ -144,7 +155,7 @@ async function makeGnuLongNameLayer(): Promise<LayerBlob> {
   });
 }
 
-/** The three shapes of a layer without entries: 0 bytes, Docker's 32-byte gzip, one tar record. */
+/** Builds the three shapes of an empty layer: 0 bytes, Docker's 32-byte gzip, one tar record. */
 function makeEmptyLayers(): LayerBlob[] {
   const record = Buffer.alloc(10240);
   return [
@@ -179,7 +190,7 @@ export async function pushEdgeImage(host: string, tag: string): Promise<EdgeImag
 
 /**
  * Builds and pushes three layers of whiteouts and opaque folders as
- * `edge/whiteouts:<tag>`. The merged rootfs holds a/keep.txt, a/gone.txt
+ * `edge/whiteouts:<tag>`. The merged rootfs contains a/keep.txt, a/gone.txt
  * ("back"), b/third.txt, an empty c/, d/y.txt and an empty e/.
  */
 export async function pushWhiteoutImage(host: string, tag: string): Promise<LayerBlob[]> {

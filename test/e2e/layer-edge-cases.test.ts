@@ -36,7 +36,7 @@ describe("layer edge cases", () => {
   const image = (path: string) => `${regdav.url}${encodePath(imagePath(path))}`;
   const rootfs = (path: string) => image(`rootfs/${path}`);
   const text = async (url: string) => (await getBytes(url)).toString();
-  /** The name of layer `position` (1 is the base layer) of the edge image in `layers/`. */
+  /** Returns the name in `layers/` of the edge image's layer `position` (1 is the base layer). */
   const layerName = (position: number) => {
     const hex = edge.layers[position - 1]!.digest.slice("sha256:".length, "sha256:".length + 12);
     return `${position}-${hex}`;
@@ -143,6 +143,13 @@ describe("layer edge cases", () => {
       expect(await text(rootfs("up/outside.txt"))).toBe("clamped\n");
     });
 
+    it("file and folder times are the tar mtimes", async () => {
+      const file = await statEntry(rootfs("etc/os-release"));
+      expect(file.modified).toBe("Thu, 06 May 2021 07:08:09 GMT");
+      const folder = await statEntry(rootfs("etc/"));
+      expect(folder.modified).toBe("Thu, 03 Feb 2022 04:05:06 GMT");
+    });
+
     it("later duplicate entry wins in its layer", async () => {
       expect(await text(image(`${layerFolder(1)}etc/dup`))).toBe("second\n");
     });
@@ -168,6 +175,11 @@ describe("layer edge cases", () => {
       expect((await statEntry(rootfs("opt/tool-hard-lower"))).size).toBe(8);
     });
 
+    it("hardlink keeps the content it had when linked", async () => {
+      // opt/dup-link links the base layer's etc/dup, which its own layer replaces afterwards.
+      expect(await text(rootfs("opt/dup-link"))).toBe("second\n");
+    });
+
     it("relative file symlink reads as its target", async () => {
       expect(await text(rootfs("etc/tool-link"))).toBe("tool v1\n");
       expect((await statEntry(rootfs("etc/tool-link"))).size).toBe(8);
@@ -179,8 +191,13 @@ describe("layer edge cases", () => {
 
     it("folder symlink lists its target", async () => {
       expect((await statEntry(rootfs("bin/"))).isFolder).toBe(true);
-      expect(await listNames(rootfs("bin/"))).toEqual(["tool", "tool-hard", "tool2"]);
+      expect(await listNames(rootfs("bin/"))).toEqual(["info-link", "tool", "tool-hard", "tool2"]);
       expect(await text(rootfs("bin/tool2"))).toBe("tool two\n");
+    });
+
+    it("link inside a folder link resolves", async () => {
+      expect(await text(rootfs("bin/info-link"))).toBe("info page\n");
+      expect(await text(rootfs("usr/bin/info-link"))).toBe("info page\n");
     });
 
     it("dangling and loop links are left out", async () => {
@@ -253,7 +270,15 @@ describe("layer edge cases", () => {
     it("raw layers have the right extensions", async () => {
       const files = (await listEntries(image("layers/"))).filter((entry) => !entry.isFolder);
       const extensions = files.map((entry) => entry.name.slice(entry.name.indexOf(".")));
-      expect(extensions).toEqual([".tar.gz", ".tar.zst", ".tar", ".tar.gz", ".tar", ".tar.gz", ".tar"]);
+      expect(extensions).toEqual([
+        ".tar.gz",
+        ".tar.zst",
+        ".tar",
+        ".tar.gz",
+        ".tar",
+        ".tar.gz",
+        ".tar",
+      ]);
     });
   });
 

@@ -20,12 +20,12 @@ async function makeImage(label: string) {
   return { layers, config, format: "oci" as const };
 }
 
-/** The registry requests regdav logged at debug level for blobs, GET and HEAD alike. */
+/** Returns the blob requests, GET and HEAD alike, that regdav logged at debug level. */
 function blobRequests(output: string): string[] {
   return output.split("\n").filter((line) => /http request .*\/blobs\/sha256:/.test(line));
 }
 
-/** The digests of the "layer indexed" lines, one per indexing pass. */
+/** Returns the digests of the "layer indexed" log lines, one line per indexing pass. */
 function indexedLayers(output: string): string[] {
   const digests: string[] = [];
   for (const line of output.split("\n")) {

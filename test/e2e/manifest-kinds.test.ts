@@ -1,4 +1,4 @@
-import { createPublicKey, verify } from "node:crypto";
+import { createPublicKey, verify, type JsonWebKey } from "node:crypto";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -9,12 +9,24 @@ import {
   makeOciManifest,
   type ImageBlob,
 } from "../harness/image-builder.js";
-import { pushBlob, pushManifest, pushSchema1Image, type PushedSchema1Image } from "../harness/push.js";
+import {
+  pushBlob,
+  pushManifest,
+  pushSchema1Image,
+  type PushedSchema1Image,
+} from "../harness/push.js";
 import { fetchManifest } from "../harness/registry-http.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { extractSchema1Payload } from "../harness/schema1.js";
-import { davRequest, encodePath, getBytes, listEntries, listNames, statEntry } from "./dav-client.js";
+import {
+  davRequest,
+  encodePath,
+  getBytes,
+  listEntries,
+  listNames,
+  statEntry,
+} from "./dav-client.js";
 
 interface Schema1Signature {
   header: { jwk: JsonWebKey; alg: string };
@@ -102,7 +114,9 @@ describe("manifest kinds", () => {
       }),
       layers: [
         {
-          ...(await makeLayer([{ type: "file", path: "demo/Chart.yaml", content: "name: demo\n" }])),
+          ...(await makeLayer([
+            { type: "file", path: "demo/Chart.yaml", content: "name: demo\n" },
+          ])),
           mediaType: "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
         },
       ],

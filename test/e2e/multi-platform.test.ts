@@ -21,7 +21,7 @@ import {
 } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
-import { encodePath, getBytes, listEntries, listNames } from "./dav-client.js";
+import { davRequest, encodePath, getBytes, listEntries, listNames } from "./dav-client.js";
 
 const repository = "platforms/app";
 const amd64: Platform = { os: "linux", architecture: "amd64" };
@@ -68,7 +68,11 @@ async function pushAttestation(host: string, subject: PushedImage): Promise<Imag
   return manifest;
 }
 
-async function pushIndexTag(host: string, tag: string, format: ImageFormat): Promise<PushedIndexTag> {
+async function pushIndexTag(
+  host: string,
+  tag: string,
+  format: ImageFormat,
+): Promise<PushedIndexTag> {
   const amd64Image = await pushPlatformImage(host, amd64, format);
   const arm64Image = await pushPlatformImage(host, arm64, format);
   const attestation = await pushAttestation(host, amd64Image);
@@ -105,6 +109,9 @@ describe("multi-platform tags", () => {
     registry = await startRegistry();
     pushed.set("multi", await pushIndexTag(registry.host, "multi", "oci"));
     pushed.set("multi-docker", await pushIndexTag(registry.host, "multi-docker", "docker"));
+    const armOnly = await pushPlatformImage(registry.host, arm64, "oci");
+    const armIndex = makeIndex({ manifests: [{ manifest: armOnly.manifest, platform: arm64 }] });
+    await pushManifest(registry.host, repository, "arm-only", armIndex.bytes, armIndex.mediaType);
     regdav = await startRegdav(["--registry", registry.host]);
     arm64Regdav = await startRegdav(["--registry", registry.host, "--platform", "linux/arm64"]);
   });
@@ -197,9 +204,22 @@ describe("multi-platform tags", () => {
     });
   }
 
+  it("index without the wanted platform lists only its entries", async () => {
+    const names = await listNames(tagUrl(regdav, "arm-only", ""));
+    expect(names).toEqual(["index.json", "linux-arm64-v8"]);
+    const response = await davRequest(tagUrl(regdav, "arm-only", "rootfs/etc/arch"));
+    expect(response.status).toBe(404);
+  });
+
+  it("index without the wanted platform still opens its entry", async () => {
+    const arch = await text(tagUrl(regdav, "arm-only", "linux-arm64-v8/rootfs/etc/arch"));
+    expect(arch).toBe("arm64\n");
+  });
+
   it("index by digest shows the same folder", async () => {
     const digest = pushed.get("multi")!.index.digest;
-    const url = `${regdav.url}${encodePath(`${registry.host}/${repository}/_manifests/${digest}/`)}`;
+    const path = `${registry.host}/${repository}/_manifests/${digest}/`;
+    const url = `${regdav.url}${encodePath(path)}`;
     expect(await listNames(url)).toEqual([
       "attestation-linux-amd64",
       "config.json",

@@ -14,7 +14,7 @@ import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { davRequest, encodePath, getBytes, listEntries, listNames } from "./dav-client.js";
 
-/** The fixture's tags, read when the file loads so that each tag gets its own test. */
+/** Reads the fixture's tags when the file loads, so that each tag gets its own test. */
 function readFixtureTags(): string[] {
   const index = JSON.parse(readFileSync(join(regclientLayoutDir, "index.json"), "utf8")) as {
     manifests: { annotations?: Record<string, string> }[];

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import {
@@ -6,7 +8,7 @@ import {
   type ImageBlob,
   type LayerBlob,
 } from "../harness/image-builder.js";
-import { pushImage, type PushedImage } from "../harness/push.js";
+import { pushImage, pushManifest, type PushedImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import {
@@ -15,10 +17,12 @@ import {
   getBytes,
   listEntries,
   listNames,
+  parseMultistatus,
+  rawRequest,
   statEntry,
 } from "./dav-client.js";
 
-/** The first 12 hex digits of a digest, as layer names in `layers/` show them. */
+/** Returns the first 12 hex digits of a digest, as layer names in `layers/` show them. */
 function short(blob: ImageBlob): string {
   return blob.digest.slice("sha256:".length, "sha256:".length + 12);
 }
@@ -70,7 +74,9 @@ describe("tree navigation", () => {
     debian = await pushImage(registry.host, "library/debian", "bookworm", debianImage);
     await pushImage(registry.host, "library/debian", "latest", debianImage);
 
-    const bullseyeLayer = await makeLayer([{ type: "file", path: "etc/debian_version", content: "11\n" }]);
+    const bullseyeLayer = await makeLayer([
+      { type: "file", path: "etc/debian_version", content: "11\n" },
+    ]);
     const bullseye = makeImageConfig({ layers: [bullseyeLayer] });
     const bullseyeImage = { layers: [bullseyeLayer], config: bullseye, format: "oci" as const };
     await pushImage(registry.host, "library/debian", "bullseye", bullseyeImage);
@@ -131,7 +137,8 @@ describe("tree navigation", () => {
   });
 
   it("_manifests resolves a digest as a folder path", async () => {
-    const names = await listNames(url(`library/debian/_manifests/sha256/${hexOf(debian.manifest)}/`));
+    const hex = hexOf(debian.manifest);
+    const names = await listNames(url(`library/debian/_manifests/sha256/${hex}/`));
     expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
   });
 
@@ -151,6 +158,19 @@ describe("tree navigation", () => {
     expect(byFolder.equals(layer.bytes)).toBe(true);
     const bySegment = await getBytes(url(`library/debian/_blobs/${debianConfig.digest}`));
     expect(bySegment.equals(debianConfig.bytes)).toBe(true);
+  });
+
+  it("_manifests lists the digests seen so far", async () => {
+    await listNames(bookworm(""));
+    const hexes = await listNames(url("library/debian/_manifests/sha256/"));
+    expect(hexes).toContain(hexOf(debian.manifest));
+  });
+
+  it("_blobs lists the blobs seen so far", async () => {
+    await listNames(bookworm(""));
+    const hexes = await listNames(url("library/debian/_blobs/sha256/"));
+    const expected = [debianConfig, ...debianLayers].map(hexOf).sort();
+    expect(hexes).toEqual(expected);
   });
 
   it("_blobs reports the blob size", async () => {
@@ -211,6 +231,16 @@ describe("tree navigation", () => {
     }
   });
 
+  // rclone 1.60 sends `PROPFIND /./127.0.0.1:5000/`, because Go writes a
+  // relative path whose first segment has a colon with a leading `./`.
+  it("./ segment in a request path is ignored", async () => {
+    const path = `/./${encodePath(`${registry.host}/library/`)}`;
+    const dotted = await rawRequest(regdav.url, path, "PROPFIND", { Depth: "1" });
+    expect(dotted.status, dotted.body.toString()).toBe(207);
+    const names = parseMultistatus(dotted.body.toString()).map((entry) => entry.name);
+    expect(names.sort()).toEqual(["debian", "library"]);
+  });
+
   it("missing paths are 404", async () => {
     const missing = [
       "nosuch/",
@@ -245,11 +275,28 @@ describe("tree navigation", () => {
     const failed = await davRequest(`${regdav.url}127.0.0.1:1/library/demo/_tags/v1/`, "PROPFIND");
     expect(failed.status).toBe(502);
 
-    expect(await listNames(url("library/debian/_tags/"))).toEqual(["bookworm", "bullseye", "latest"]);
+    const tags = await listNames(url("library/debian/_tags/"));
+    expect(tags).toEqual(["bookworm", "bullseye", "latest"]);
     const bytes = await getBytes(bookworm("rootfs/etc/hostname"));
     expect(bytes.toString()).toBe("debian\n");
   });
 });
+
+/** Returns `size` bytes that look random but are the same on every run. */
+function pseudoRandomBytes(size: number, seed: string): Buffer {
+  const blocks: Buffer[] = [];
+  for (let counter = 0; blocks.length * 32 < size; counter++) {
+    blocks.push(createHash("sha256").update(`${seed} ${counter}`).digest());
+  }
+  return Buffer.concat(blocks).subarray(0, size);
+}
+
+/** 300 KiB, so that reads cross the 64 KiB chunks of streams and the 128 KiB zstd blocks. */
+const bigGzipFile = pseudoRandomBytes(300 * 1024, "gzip");
+const bigZstdFile = pseudoRandomBytes(300 * 1024 + 7, "zstd");
+
+/** More tags than the 1000 that regdav requests per page of the tag list. */
+const manyTagCount = 1005;
 
 describe("image folder files", () => {
   let registry: TestRegistry;
@@ -260,9 +307,43 @@ describe("image folder files", () => {
 
   const image = (path: string) =>
     `${regdav.url}${encodePath(`${registry.host}/library/files/_tags/v1/${path}`)}`;
+  const big = (path: string) =>
+    `${regdav.url}${encodePath(`${registry.host}/library/big/_tags/v1/rootfs/${path}`)}`;
+  const repositoryUrl = (path: string) =>
+    `${regdav.url}${encodePath(`${registry.host}/${path}`)}`;
 
   beforeAll(async () => {
     registry = await startRegistry();
+
+    const bigLayers = [
+      await makeLayer([{ type: "file", path: "big-gzip.bin", content: bigGzipFile }]),
+      await makeLayer([{ type: "file", path: "big-zstd.bin", content: bigZstdFile }], {
+        compression: "zstd",
+      }),
+    ];
+    const bigImage = { layers: bigLayers, config: makeImageConfig({ layers: bigLayers }) };
+    await pushImage(registry.host, "library/big", "v1", { ...bigImage, format: "oci" });
+
+    const emptyConfig = makeImageConfig({ layers: [], history: [] });
+    await pushImage(registry.host, "library/empty", "v1", {
+      layers: [],
+      config: emptyConfig,
+      format: "oci",
+    });
+
+    const many = await pushImage(registry.host, "library/many", "tag-0000", {
+      ...bigImage,
+      format: "oci",
+    });
+    const { bytes, mediaType } = many.manifest;
+    for (let i = 1; i < manyTagCount; i++) {
+      const tag = `tag-${String(i).padStart(4, "0")}`;
+      await pushManifest(registry.host, "library/many", tag, bytes, mediaType);
+    }
+    for (const tag of ["1.0.0-RC_1", "Latest", "v1.2.3__build.7"]) {
+      await pushManifest(registry.host, "library/many", tag, bytes, mediaType);
+    }
+
     layers = [
       await makeLayer([{ type: "file", path: "one.txt", content: "one\n" }]),
       await makeLayer([{ type: "file", path: "two.txt", content: "two\n" }]),
@@ -271,7 +352,8 @@ describe("image folder files", () => {
       }),
     ];
     config = makeImageConfig({ layers, config: { Cmd: ["/bin/true"], WorkingDir: "/srv" } });
-    pushed = await pushImage(registry.host, "library/files", "v1", { layers, config, format: "oci" });
+    const image = { layers, config, format: "oci" as const };
+    pushed = await pushImage(registry.host, "library/files", "v1", image);
     regdav = await startRegdav(["--registry", registry.host]);
   });
 
@@ -302,10 +384,11 @@ describe("image folder files", () => {
     ]);
   });
 
-  it("layer folders are folders and raw layers files", async () => {
+  it("layer contents are folders, raw layers files", async () => {
     const entries = await listEntries(image("layers/"));
     const folders = entries.filter((entry) => entry.isFolder).map((entry) => entry.name);
-    expect(folders).toEqual([`1-${short(layers[0]!)}`, `2-${short(layers[1]!)}`, `3-${short(layers[2]!)}`]);
+    const [one, two, three] = [layers[0]!, layers[1]!, layers[2]!];
+    expect(folders).toEqual([`1-${short(one)}`, `2-${short(two)}`, `3-${short(three)}`]);
   });
 
   it("raw layer files equal the blobs", async () => {
@@ -321,6 +404,63 @@ describe("image folder files", () => {
     expect(await listNames(image(`layers/1-${short(layers[0]!)}/`))).toEqual(["one.txt"]);
     expect(await listNames(image(`layers/2-${short(layers[1]!)}/`))).toEqual(["two.txt"]);
     expect(await listNames(image(`layers/3-${short(layers[2]!)}/`))).toEqual(["three.txt"]);
+  });
+
+  it("empty image has empty rootfs and layers", async () => {
+    const tag = "library/empty/_tags/v1/";
+    const names = await listNames(repositoryUrl(tag));
+    expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+    expect(await listNames(repositoryUrl(`${tag}rootfs/`))).toEqual([]);
+    expect(await listNames(repositoryUrl(`${tag}layers/`))).toEqual([]);
+  });
+
+  it("_tags lists every page of tags", async () => {
+    const tags = await listNames(repositoryUrl("library/many/_tags/"));
+    expect(tags.length).toBe(manyTagCount + 3);
+    expect(tags).toContain("tag-0000");
+    expect(tags).toContain("tag-1004");
+  });
+
+  it("tags with dots, capitals and underscores open", async () => {
+    for (const tag of ["1.0.0-RC_1", "Latest", "v1.2.3__build.7"]) {
+      const url = repositoryUrl(`library/many/_tags/${tag}/rootfs/`);
+      expect(await listNames(url), tag).toEqual(["big-gzip.bin", "big-zstd.bin"]);
+    }
+  });
+
+  it("large files read whole", async () => {
+    const gzipBytes = await getBytes(big("big-gzip.bin"));
+    expect(gzipBytes.equals(bigGzipFile)).toBe(true);
+    const zstdBytes = await getBytes(big("big-zstd.bin"));
+    expect(zstdBytes.equals(bigZstdFile)).toBe(true);
+  });
+
+  it("large files report their size", async () => {
+    expect((await statEntry(big("big-gzip.bin"))).size).toBe(300 * 1024);
+    expect((await statEntry(big("big-zstd.bin"))).size).toBe(300 * 1024 + 7);
+    const head = await davRequest(big("big-zstd.bin"), "HEAD");
+    expect(head.headers.get("content-length")).toBe(String(300 * 1024 + 7));
+  });
+
+  it("byte ranges return the requested slice", async () => {
+    const ranges = [
+      { header: "bytes=0-0", start: 0, end: 1 },
+      { header: "bytes=65530-65545", start: 65530, end: 65546 },
+      { header: "bytes=200000-299999", start: 200000, end: 300000 },
+      { header: "bytes=-10", start: bigZstdFile.length - 10, end: bigZstdFile.length },
+      { header: "bytes=307000-", start: 307000, end: bigZstdFile.length },
+    ];
+    for (const { header, start, end } of ranges) {
+      const response = await davRequest(big("big-zstd.bin"), "GET", { Range: header });
+      expect(response.status, header).toBe(206);
+      expect(response.body.equals(bigZstdFile.subarray(start, end)), header).toBe(true);
+    }
+  });
+
+  it("byte range of a gzip layer file", async () => {
+    const response = await davRequest(big("big-gzip.bin"), "GET", { Range: "bytes=131000-131100" });
+    expect(response.status).toBe(206);
+    expect(response.body.equals(bigGzipFile.subarray(131000, 131101))).toBe(true);
   });
 
   it("rootfs merges every layer", async () => {

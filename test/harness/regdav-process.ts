@@ -1,12 +1,19 @@
 import { access } from "node:fs/promises";
+import { request } from "node:https";
 import { join } from "node:path";
 
 import { respondsToHttp, startService } from "./service.js";
 import { makeTempDir, repoRoot, retryOnPortInUse, type TempDir } from "./tools.js";
 
 export interface RegdavProcess {
-  /** `http://127.0.0.1:PORT/`, the root of the WebDAV share. */
+  /** `http://127.0.0.1:PORT/` (`https://` with `RegdavOptions.https`), the root of the share. */
   readonly url: string;
+  /** The process id of the node process running regdav. */
+  readonly pid: number;
+  /** Resolves when the process has exited, with its exit code or the signal that ended it. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends a signal, such as SIGKILL to simulate a crash; stop() still cleans up afterwards. */
+  kill(signal: NodeJS.Signals): void;
   /** The folder passed as `--cache-dir`: a fresh one unless `RegdavOptions.cacheDir` was given. */
   readonly cacheDir: string;
   /** Everything regdav wrote to stdout and stderr so far. */
@@ -30,6 +37,13 @@ export interface RegdavOptions {
    * regdav finds what an earlier one cached. The caller owns and deletes it.
    */
   cacheDir?: string;
+  /** The address to listen on (default 127.0.0.1); the url still names 127.0.0.1. */
+  listenHost?: string;
+  /**
+   * Set when `args` include `--tls-cert` and `--tls-key`: the url is then
+   * https, and the readiness check accepts the server's certificate unverified.
+   */
+  https?: boolean;
 }
 
 /**
@@ -54,8 +68,9 @@ export async function startRegdav(
 
   try {
     return await retryOnPortInUse(async (port) => {
-      const url = `http://127.0.0.1:${port}/`;
-      const fullArgs = [launcher, "serve", "--listen", `127.0.0.1:${port}`];
+      const url = `${options.https ? "https" : "http"}://127.0.0.1:${port}/`;
+      const listen = `${options.listenHost ?? "127.0.0.1"}:${port}`;
+      const fullArgs = [launcher, "serve", "--listen", listen];
       fullArgs.push("--cache-dir", cacheDir.path, ...args);
       const service = await startService({
         name: "regdav",
@@ -63,11 +78,23 @@ export async function startRegdav(
         args: fullArgs,
         cwd: repoRoot,
         env: { ...process.env, ...options.env },
-        isReady: () => respondsToHttp(url, "OPTIONS"),
+        isReady: () => (options.https ? respondsToHttps(url) : respondsToHttp(url, "OPTIONS")),
       });
+      const child = service.process;
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+        (resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) {
+            resolve({ code: child.exitCode, signal: child.signalCode });
+          }
+          child.once("exit", (code, signal) => resolve({ code, signal }));
+        },
+      );
 
       return {
         url,
+        pid: child.pid ?? -1,
+        exited,
+        kill: (signal) => void child.kill(signal),
         cacheDir: cacheDir.path,
         output: () => service.output(),
         stop: async () => {
@@ -80,4 +107,18 @@ export async function startRegdav(
     await cacheDir.remove();
     throw error;
   }
+}
+
+/** Returns true when an HTTPS OPTIONS request to `url` gets any response, certificate unchecked. */
+function respondsToHttps(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = request(url, { method: "OPTIONS", rejectUnauthorized: false, timeout: 2_000 });
+    probe.on("response", (response) => {
+      response.resume();
+      resolve(true);
+    });
+    probe.on("timeout", () => probe.destroy());
+    probe.on("error", () => resolve(false));
+    probe.end();
+  });
 }

@@ -14,6 +14,22 @@ export interface RegistryOptions {
   schema1?: boolean;
   /** Require HTTP basic auth with this one user, checked against an htpasswd file. */
   htpasswd?: Credentials;
+  /** Require bearer tokens from a token server (distribution's `auth: token`). */
+  token?: TokenAuthSettings;
+  /** Run as a pull-through cache of the registry at this URL (distribution's `proxy`). */
+  proxyRemoteUrl?: string;
+}
+
+/** The `auth.token` settings of distribution 2.8. */
+export interface TokenAuthSettings {
+  /** The token server's URL, sent as the challenge's realm. */
+  realm: string;
+  /** The `service` of the challenge, and the audience the tokens must name. */
+  service: string;
+  /** The `iss` the tokens must carry. */
+  issuer: string;
+  /** PEM certificates that the tokens' signing keys or certificate chains must lead to. */
+  rootCertBundle: string;
 }
 
 export interface TestRegistry {
@@ -112,8 +128,9 @@ interface ConfigInput extends RegistryOptions {
 
 /**
  * Builds the registry's YAML configuration. Keys are those of distribution
- * 2.8's configuration reference. No notifications, proxy, debug server or
- * reporting are configured, so the registry contacts no other host.
+ * 2.8's configuration reference. No notifications, debug server or
+ * reporting are configured, and a proxy only when `proxyRemoteUrl` asks
+ * for one (tests pass a loopback URL), so the registry contacts no other host.
  */
 function registryConfig(input: ConfigInput): string {
   const lines = [
@@ -140,6 +157,19 @@ function registryConfig(input: ConfigInput): string {
       "    realm: regdav-test",
       `    path: ${JSON.stringify(input.htpasswdPath)}`,
     );
+  }
+  if (input.token !== undefined) {
+    lines.push(
+      "auth:",
+      "  token:",
+      `    realm: ${JSON.stringify(input.token.realm)}`,
+      `    service: ${JSON.stringify(input.token.service)}`,
+      `    issuer: ${JSON.stringify(input.token.issuer)}`,
+      `    rootcertbundle: ${JSON.stringify(input.token.rootCertBundle)}`,
+    );
+  }
+  if (input.proxyRemoteUrl !== undefined) {
+    lines.push("proxy:", `  remoteurl: ${JSON.stringify(input.proxyRemoteUrl)}`);
   }
   if (input.schema1) {
     lines.push("compatibility:", "  schema1:", "    enabled: true");

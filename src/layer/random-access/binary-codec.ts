@@ -61,7 +61,7 @@ export class BinaryReader {
     return Number(value);
   }
 
-  /** Reads a length-prefixed byte string; the result is a copy, independent of the input buffer. */
+  /** Reads a length-prefixed byte string into a copy, independent of the input buffer. */
   bytes(): Buffer {
     return Buffer.from(this.take(this.u32()));
   }

@@ -14,13 +14,13 @@ const DATA_TYPE_UNUSED_BITS = 7;
 const DATA_TYPE_LAST_BLOCK = 64;
 const DATA_TYPE_BLOCK_BOUNDARY = 128;
 
-/** Where one call to step() stopped. */
+/** The state in which one call to step() returned. */
 export interface InflateStep {
   /** True right before a block header that is not after the last block. */
   atBlockBoundary: boolean;
   /** At a block boundary: bits of the last consumed input byte that belong to the next block. */
   unusedBits: number;
-  /** True once the last block has been inflated; the rest of the input is not deflate data. */
+  /** True once the last block has been inflated. The rest of the input is not deflate data. */
   streamEnd: boolean;
 }
 
@@ -56,7 +56,7 @@ export class BlockInflater {
     return this.untakenBytes + this.strm.next_out - this.takenUpTo;
   }
 
-  /** Sets the next input chunk; call it only once availableInput is 0. */
+  /** Sets the next input chunk. Call it only once availableInput is 0. */
   setInput(chunk: Uint8Array): void {
     this.strm.input = chunk;
     this.strm.next_in = 0;
@@ -85,7 +85,7 @@ export class BlockInflater {
     };
   }
 
-  /** The bytes produced by the last step() call, valid until the next call. */
+  /** Returns the bytes that the last step() call produced, without copying them. */
   lastStepOutput(): Buffer {
     return this.buffer.subarray(this.stepStart, this.strm.next_out);
   }

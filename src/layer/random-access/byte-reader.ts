@@ -15,11 +15,12 @@ export class ByteReader {
   position: number;
 
   constructor(
-    source: AsyncIterable<Uint8Array>,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     private readonly streamName: string,
     startPosition = 0,
   ) {
-    this.iterator = source[Symbol.asyncIterator]();
+    const isAsync = Symbol.asyncIterator in source;
+    this.iterator = isAsync ? source[Symbol.asyncIterator]() : toAsync(source);
     this.position = startPosition;
   }
 
@@ -32,7 +33,7 @@ export class ByteReader {
     return chunk;
   }
 
-  /** Reads exactly `length` bytes; a stream that ends first is reported as truncated. */
+  /** Reads exactly `length` bytes, and throws a truncation error when the stream ends first. */
   async readExact(length: number, what: string): Promise<Buffer> {
     const parts: Buffer[] = [];
     let missing = length;
@@ -86,4 +87,8 @@ export class ByteReader {
     }
     return false;
   }
+}
+
+async function* toAsync(source: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* source;
 }

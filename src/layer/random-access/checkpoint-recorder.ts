@@ -56,16 +56,23 @@ export class CheckpointRecorder {
     this.push(compressedBitOffset, false, deflateRawSync(this.tail.snapshot()));
   }
 
-  /** Checks the member's data against its trailer; `trailerOffset` is for the error message. */
+  /** Checks the member's data against its trailer, found at compressed offset `trailerOffset`. */
   endMember(trailer: GzipTrailer, trailerOffset: number): void {
     const length = this.uncompressedOffset - this.memberStartOffset;
-    const position = { compressedOffset: trailerOffset, uncompressedOffset: this.uncompressedOffset };
+    const position = {
+      compressedOffset: trailerOffset,
+      uncompressedOffset: this.uncompressedOffset,
+    };
     if (trailer.crc !== this.memberCrc) {
-      const problem = `gzip member CRC mismatch: trailer has ${hex(trailer.crc)}, data has ${hex(this.memberCrc)}`;
+      const problem =
+        `gzip member CRC mismatch: trailer has ${hex(trailer.crc)}, ` +
+        `data has ${hex(this.memberCrc)}`;
       throw corruptDataError(this.streamName, problem, position);
     }
     if (trailer.isize !== length % 2 ** 32) {
-      const problem = `gzip member length mismatch: trailer has ${trailer.isize}, data has ${length} bytes`;
+      const problem =
+        `gzip member length mismatch: trailer has ${trailer.isize}, ` +
+        `data has ${length} bytes`;
       throw corruptDataError(this.streamName, problem, position);
     }
   }
@@ -82,7 +89,8 @@ export class CheckpointRecorder {
 
   private push(compressedBitOffset: number, memberStart: boolean, window: Buffer): void {
     const uncompressedOffset = this.uncompressedOffset;
-    this.checkpoints.push({ uncompressedOffset, compressedBitOffset, memberStart, window, endCrc: 0 });
+    const checkpoint = { uncompressedOffset, compressedBitOffset, memberStart, window, endCrc: 0 };
+    this.checkpoints.push(checkpoint);
   }
 
   /** Stores the member CRC so far as the end CRC of the open interval. */

@@ -5,7 +5,7 @@ import type { ByteReader } from "./byte-reader.js";
 /**
  * Writes chunks from `next` into a transform stream (such as a zlib
  * inflater) one at a time and yields what it outputs after each write, so
- * memory holds the output of one input chunk. Stops when `next` returns
+ * memory contains at most the output of one input chunk. Stops when `next` returns
  * undefined or when the transform ends by itself, as an inflater does after
  * the last deflate block. Destroys the transform when done.
  */

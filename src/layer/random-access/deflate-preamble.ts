@@ -4,7 +4,7 @@
  * span instead would break stored blocks, whose data must stay aligned to
  * the original bytes. So a span that starts at bit k of a byte is preceded
  * by a preamble: an empty, non-final deflate block whose length in bits is
- * k modulo 8. The preamble's last byte holds its final k bits in its low
+ * k modulo 8. The preamble's last byte contains its final k bits in its low
  * bits and the span's first byte provides the high 8 - k bits, after which
  * every byte of the span is passed on unchanged.
  */
@@ -71,7 +71,8 @@ export function emptyBlockOfBitLength(k: number): { bytes: Buffer; bitLength: nu
   writer.code(0b10, 2); // the distance code: length 0
   writer.code(0xff, 8); // end-of-block
   if (writer.bitLength % 8 !== k) {
-    throw new Error(`internal error: the empty block has ${writer.bitLength} bits, not ${k} modulo 8`);
+    const bits = writer.bitLength;
+    throw new Error(`internal error: the empty block has ${bits} bits, not ${k} modulo 8`);
   }
   return { bytes: writer.toBuffer(), bitLength: writer.bitLength };
 }
@@ -81,7 +82,10 @@ export function emptyBlockOfBitLength(k: number): { bytes: Buffer; bitLength: nu
  * `bits` (0 to 7) of the input's first byte: the preamble, then the input
  * with its first byte merged into the preamble's last byte.
  */
-export async function* startAtBit(input: AsyncIterable<Buffer>, bits: number): AsyncGenerator<Buffer> {
+export async function* startAtBit(
+  input: AsyncIterable<Buffer>,
+  bits: number,
+): AsyncGenerator<Buffer> {
   if (bits === 0) return yield* input;
   const preamble = emptyBlockOfBitLength(bits).bytes;
   const lowMask = (1 << bits) - 1;

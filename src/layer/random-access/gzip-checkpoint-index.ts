@@ -13,11 +13,11 @@ export const DEFLATE_WINDOW_SIZE = 32 * 1024;
 export interface GzipCheckpoint {
   /** Offset in the uncompressed stream of the first byte this block produces. */
   uncompressedOffset: number;
-  /** Offset in bits from the start of the blob of the block header (bit 0 is a byte's lowest bit). */
+  /** Offset of the block header in bits from the blob's start, bit 0 being a byte's lowest bit. */
   compressedBitOffset: number;
   /** True at a gzip member's first block, where inflating starts with an empty window. */
   memberStart: boolean;
-  /** Raw-deflate compressed copy of the up to 32 KiB of the member's uncompressed data before this point. */
+  /** Up to 32 KiB of the member's uncompressed data before this point, raw-deflate compressed. */
   window: Buffer;
   /**
    * CRC-32 of the member's uncompressed bytes from the member's start to the
@@ -44,7 +44,7 @@ export interface GzipSpan {
   first: number;
   /** Index of the first checkpoint at or after the range end, or the checkpoint count. */
   end: number;
-  /** First compressed byte to fetch: the byte that holds the first block header bit. */
+  /** First compressed byte to fetch: the byte that contains the first bit of the block header. */
   compressedStart: number;
   /** Last compressed byte to fetch, inclusive. */
   compressedEndInclusive: number;

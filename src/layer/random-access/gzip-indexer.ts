@@ -43,7 +43,7 @@ export class GzipCheckpointIndexer {
     this.stream = Duplex.from((source: AsyncIterable<Uint8Array>) => this.run(source));
   }
 
-  /** Returns the finished index; throws when the stream has not ended successfully. */
+  /** Returns the finished index. Throws when the stream has not ended successfully. */
   index(): GzipCheckpointIndex {
     if (!this.result) throw new Error(`${this.streamName}: the gzip index is not finished`);
     return this.result;

@@ -39,7 +39,9 @@ export async function readGzipHeader(reader: ByteReader, streamName: string): Pr
     const extra = await reader.readExact(lengthBytes.readUInt16LE(0), "the gzip FEXTRA field");
     headerCrc = crc32(extra, headerCrc);
   }
-  if (flags & FNAME) headerCrc = await skipZeroTerminated(reader, headerCrc, "the gzip FNAME field");
+  if (flags & FNAME) {
+    headerCrc = await skipZeroTerminated(reader, headerCrc, "the gzip FNAME field");
+  }
   if (flags & FCOMMENT) {
     headerCrc = await skipZeroTerminated(reader, headerCrc, "the gzip FCOMMENT field");
   }
@@ -105,6 +107,8 @@ async function checkHeaderCrc(
   const stored = (await reader.readExact(2, "the gzip FHCRC field")).readUInt16LE(0);
   const expected = crc & 0xffff;
   if (stored === expected) return;
-  const problem = `gzip header CRC mismatch: stored 0x${stored.toString(16)}, computed 0x${expected.toString(16)}`;
+  const problem =
+    `gzip header CRC mismatch: stored 0x${stored.toString(16)}, ` +
+    `computed 0x${expected.toString(16)}`;
   throw corruptDataError(streamName, problem, { compressedOffset: headerStart });
 }

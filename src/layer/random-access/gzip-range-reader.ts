@@ -22,7 +22,7 @@ import { SpanVerifier, type CheckedInterval } from "./span-verifier.js";
  */
 const INFLATE_WRITE_SIZE = 16 * 1024;
 
-/** Part of a span that one raw inflater decodes: from a checkpoint to its member's end or the span's end. */
+/** Part of a span that one raw inflater decodes, up to its member's end or the span's end. */
 interface Segment {
   compressedBitOffset: number;
   byteLength: number;
@@ -68,7 +68,8 @@ async function* inflateSpan(
   range: { offset: number; length: number; streamName: string },
 ): AsyncGenerator<Buffer> {
   const { offset, length, streamName } = range;
-  const verifier = new SpanVerifier(spanIntervals(index, span), offset, offset + length, streamName);
+  const intervals = spanIntervals(index, span);
+  const verifier = new SpanVerifier(intervals, offset, offset + length, streamName);
   const fetched = await fetchCompressed(span.compressedStart, span.compressedEndInclusive);
   const reader = new ByteReader(fetched, streamName, span.compressedStart);
   try {
@@ -104,11 +105,12 @@ async function* inflateSegment(
   } catch (error) {
     throw inflateError(error, streamName, segment, verifier);
   }
-  // The inflater stops after the member's last block; the rest is its trailer.
+  // The inflater stops after the member's last block, so the rest of the segment (the
+  // gzip trailer and the next member's header) is skipped here.
   for await (const _ of readBytes(reader, segmentEnd - reader.position, "a compressed span"));
 }
 
-/** Splits a span where a new gzip member starts, because each member is a separate deflate stream. */
+/** Splits a span where a gzip member starts, because each member is a separate deflate stream. */
 function* spanSegments(index: GzipCheckpointIndex, span: GzipSpan): Generator<Segment> {
   const checkpoints = index.checkpoints;
   let start = span.first;
@@ -118,7 +120,8 @@ function* spanSegments(index: GzipCheckpointIndex, span: GzipSpan): Generator<Se
 
     const segmentStart = checkpoints[start]!;
     const startByte = Math.floor(segmentStart.compressedBitOffset / 8);
-    const endByte = i < span.end ? Math.floor(next!.compressedBitOffset / 8) : span.compressedEndInclusive + 1;
+    const endByte =
+      i < span.end ? Math.floor(next!.compressedBitOffset / 8) : span.compressedEndInclusive + 1;
     yield {
       compressedBitOffset: segmentStart.compressedBitOffset,
       byteLength: endByte - startByte,
@@ -144,13 +147,23 @@ function spanIntervals(index: GzipCheckpointIndex, span: GzipSpan): CheckedInter
   return intervals;
 }
 
-function inflateError(error: unknown, streamName: string, segment: Segment, verifier: SpanVerifier) {
-  if (error instanceof Error && "code" in error && typeof error.code === "string" && error.code.startsWith("Z_")) {
-    const position = {
-      compressedOffset: Math.floor(segment.compressedBitOffset / 8),
-      uncompressedOffset: verifier.uncompressedOffset,
-    };
-    return corruptDataError(streamName, `invalid deflate data: ${error.message}`, position, error);
+function inflateError(
+  error: unknown,
+  streamName: string,
+  segment: Segment,
+  verifier: SpanVerifier,
+): unknown {
+  if (isZlibError(error)) {
+    const start = Math.floor(segment.compressedBitOffset / 8);
+    const problem = `invalid deflate data in the span from compressed offset ${start}`;
+    const position = { uncompressedOffset: verifier.uncompressedOffset };
+    return corruptDataError(streamName, `${problem}: ${error.message}`, position, error);
   }
   return error;
+}
+
+/** Node's zlib errors carry a `code` such as Z_DATA_ERROR. */
+function isZlibError(error: unknown): error is Error {
+  if (!(error instanceof Error) || !("code" in error)) return false;
+  return typeof error.code === "string" && error.code.startsWith("Z_");
 }

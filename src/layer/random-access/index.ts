@@ -1,3 +1,19 @@
+/**
+ * Random access to the uncompressed data of a compressed layer blob.
+ *
+ * One streaming pass (createIndexingDecompressor, in place of the plain
+ * decompressor) records where decoding can resume: gzip checkpoints at
+ * deflate block boundaries, with the 32 KiB window before each, or the
+ * start of each zstd frame. Later, readUncompressedRange fetches only the
+ * compressed bytes between two such points, with one ranged read, and
+ * streams the requested bytes.
+ *
+ * Every read decodes whole intervals between access points and checks each
+ * against a CRC-32 that the pass stored, so damaged compressed bytes end the
+ * stream with an INVALID_LAYER error rather than wrong data. The error can
+ * arrive after some of the range's bytes were passed on, so a consumer must
+ * discard what it read from a failed stream.
+ */
 import { Readable, Transform, type Duplex } from "node:stream";
 
 import type { Compression } from "../compression.js";
@@ -27,7 +43,7 @@ export { RandomAccessError } from "./random-access-errors.js";
 export interface IndexingDecompressor {
   /** Write the compressed blob, read the uncompressed data. */
   stream: Duplex;
-  /** Returns the index once `stream` has ended; throws before that. */
+  /** Returns the index once `stream` has ended, and throws before that. */
   index(): RandomAccessIndex;
 }
 
@@ -56,7 +72,7 @@ export function createIndexingDecompressor(
 
 /**
  * Opens the uncompressed bytes [offset, offset + length) of a layer blob,
- * fetching only the compressed bytes that hold them. See readGzipRange and
+ * fetching only the compressed bytes that contain them. See readGzipRange and
  * readZstdRange for what each checks.
  */
 export function readUncompressedRange(

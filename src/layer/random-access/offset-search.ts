@@ -3,7 +3,10 @@
  * before `offset`, or 0 when none is. Among items at the same offset it
  * returns the last one. `items` must be sorted by uncompressedOffset.
  */
-export function lastAtOrBefore(items: readonly { uncompressedOffset: number }[], offset: number): number {
+export function lastAtOrBefore(
+  items: readonly { uncompressedOffset: number }[],
+  offset: number,
+): number {
   let low = 0;
   let high = items.length - 1;
   while (low < high) {

@@ -13,7 +13,10 @@ declare module "pako/lib/zlib/zstream.js" {
     avail_out: number;
     total_out: number;
     msg: string;
-    /** After inflate(): unused bits of the last input byte, +64 in the last block, +128 at a block boundary. */
+    /**
+     * After inflate(): the unused bits of the last input byte, plus 64 in the
+     * last block and 128 at a block boundary.
+     */
     data_type: number;
     adler: number;
   }

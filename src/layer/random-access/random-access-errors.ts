@@ -1,6 +1,6 @@
 import { RegdavError, type ErrorCode } from "../../errors.js";
 
-/** Where in the compressed and uncompressed streams a problem was found, when known. */
+/** Position in the compressed and uncompressed streams at which a problem was found, when known. */
 export interface StreamPosition {
   compressedOffset?: number;
   uncompressedOffset?: number;
@@ -29,8 +29,8 @@ export function corruptDataError(
   position: StreamPosition,
   cause?: unknown,
 ): RandomAccessError {
-  const where = describePosition(position);
-  return new RandomAccessError("INVALID_LAYER", `${streamName}: ${problem}${where}`, position, cause);
+  const message = `${streamName}: ${problem}${describePosition(position)}`;
+  return new RandomAccessError("INVALID_LAYER", message, position, cause);
 }
 
 /** Creates the RANGE_NOT_SATISFIABLE error for a read outside the uncompressed stream. */
@@ -45,7 +45,7 @@ export function rangeOutsideError(
   return new RandomAccessError("RANGE_NOT_SATISFIABLE", message, { uncompressedOffset: offset });
 }
 
-/** Creates the INVALID_LAYER error for a stored index that cannot be parsed; rebuild it. */
+/** Creates the INVALID_LAYER error for a stored index that cannot be parsed and must be rebuilt. */
 export function invalidIndexError(problem: string): RandomAccessError {
   return new RandomAccessError("INVALID_LAYER", `invalid random-access index: ${problem}`);
 }

@@ -13,13 +13,13 @@ const KIND_CODES = { gzip: 1, zstd: 2, none: 3 } as const;
 const MEMBER_START_FLAG = 1;
 
 /**
- * Serializes an index to a compact binary form, little-endian throughout:
- * magic u32, version u8, kind u8, compressedSize u64, uncompressedSize u64,
- * then for gzip: spacing u64, count u32 and per checkpoint
- * uncompressedOffset u64, compressedBitOffset u64, flags u8, endCrc u32,
- * window length u32 and the compressed window (25 bytes plus the window);
- * for zstd: count u32 and per frame compressedOffset u64,
- * uncompressedOffset u64, crc u32 (20 bytes).
+ * Serializes an index to a compact binary form, little-endian throughout.
+ * Every index starts with magic u32, version u8, kind u8, compressedSize u64
+ * and uncompressedSize u64. A gzip index continues with spacing u64, count
+ * u32 and, per checkpoint, uncompressedOffset u64, compressedBitOffset u64,
+ * flags u8, endCrc u32, window length u32 and the compressed window (25
+ * bytes plus the window). A zstd index continues with count u32 and, per
+ * frame, compressedOffset u64, uncompressedOffset u64 and crc u32 (20 bytes).
  */
 export function serializeRandomAccessIndex(index: RandomAccessIndex): Buffer {
   const writer = new BinaryWriter();
@@ -39,13 +39,14 @@ export function serializeRandomAccessIndex(index: RandomAccessIndex): Buffer {
   return writer.toBuffer();
 }
 
-/** Parses and validates a serialized index; throws an INVALID_LAYER error, so the caller can rebuild it. */
+/** Parses and validates a serialized index. Throws INVALID_LAYER, so the caller can rebuild it. */
 export function parseRandomAccessIndex(data: Buffer): RandomAccessIndex {
   const reader = new BinaryReader(data);
   if (reader.u32() !== MAGIC) throw invalidIndexError("missing the RDRA magic");
   const version = reader.u8();
   if (version !== RANDOM_ACCESS_FORMAT_VERSION) {
-    throw invalidIndexError(`unsupported version ${version}, expected ${RANDOM_ACCESS_FORMAT_VERSION}`);
+    const expected = RANDOM_ACCESS_FORMAT_VERSION;
+    throw invalidIndexError(`unsupported version ${version}, expected ${expected}`);
   }
   const kindCode = reader.u8();
   const compressedSize = reader.u64();
@@ -69,7 +70,8 @@ function readBody(
       return { kind: "gzip", compressedSize, uncompressedSize, spacing, checkpoints };
     }
     case KIND_CODES.zstd:
-      return { kind: "zstd", compressedSize, uncompressedSize, frames: readList(reader, readFrame) };
+      const frames = readList(reader, readFrame);
+      return { kind: "zstd", compressedSize, uncompressedSize, frames };
     case KIND_CODES.none:
       return { kind: "none", compressedSize, uncompressedSize };
     default:

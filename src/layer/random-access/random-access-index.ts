@@ -1,15 +1,16 @@
 import type { GzipCheckpointIndex } from "./gzip-checkpoint-index.js";
 import type { ZstdFrameIndex } from "./zstd-frame-index.js";
 
-/** What a layer reader needs to read any uncompressed range from the compressed blob. */
+/** Index of a compressed layer blob, which lets a reader decode any uncompressed range. */
 export type RandomAccessIndex =
   | ({ kind: "gzip" } & GzipCheckpointIndex)
   | ({ kind: "zstd" } & ZstdFrameIndex)
   | { kind: "none"; compressedSize: number; uncompressedSize: number };
 
 /**
- * Largest decoded stretch a read starts at, above which reading one file
- * stops being cheap; isRandomAccessUseful compares against it.
+ * Default limit of isRandomAccessUseful: the largest stretch of uncompressed
+ * data between two access points at which reading one small file still
+ * counts as cheap.
  */
 export const DEFAULT_MAX_ACCESS_INTERVAL = 32 * 1024 * 1024;
 
@@ -23,9 +24,9 @@ export function largestAccessInterval(index: RandomAccessIndex): number {
     case "none":
       return 0;
     case "gzip":
-      return largestGap(index.checkpoints.map((point) => point.uncompressedOffset), index.uncompressedSize);
+      return largestGap(index.checkpoints, index.uncompressedSize);
     case "zstd":
-      return largestGap(index.frames.map((frame) => frame.uncompressedOffset), index.uncompressedSize);
+      return largestGap(index.frames, index.uncompressedSize);
   }
 }
 
@@ -41,10 +42,11 @@ export function isRandomAccessUseful(
   return largestAccessInterval(index) <= maxInterval;
 }
 
-function largestGap(starts: number[], size: number): number {
+function largestGap(starts: readonly { uncompressedOffset: number }[], size: number): number {
   let largest = 0;
   for (let i = 0; i < starts.length; i++) {
-    largest = Math.max(largest, (starts[i + 1] ?? size) - starts[i]!);
+    const end = starts[i + 1]?.uncompressedOffset ?? size;
+    largest = Math.max(largest, end - starts[i]!.uncompressedOffset);
   }
   return largest;
 }

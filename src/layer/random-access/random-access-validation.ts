@@ -15,7 +15,8 @@ export function validateIndex(index: RandomAccessIndex): void {
       return validateZstdIndex(index);
     case "none":
       if (index.compressedSize !== index.uncompressedSize) {
-        throw invalidIndexError(`an uncompressed blob of ${index.compressedSize} bytes has size ${index.uncompressedSize}`);
+        const sizes = `${index.compressedSize} and ${index.uncompressedSize}`;
+        throw invalidIndexError(`an uncompressed blob with different sizes ${sizes}`);
       }
   }
 }
@@ -44,8 +45,12 @@ function gzipCheckpointProblem(index: GzipCheckpointIndex, i: number): string | 
   if (previous && checkpoint.compressedBitOffset <= previous.compressedBitOffset) {
     return "its compressed offset does not advance";
   }
-  if (checkpoint.uncompressedOffset > index.uncompressedSize) return "it lies past the uncompressed size";
-  if (checkpoint.compressedBitOffset >= index.compressedSize * 8) return "it lies past the compressed size";
+  if (checkpoint.uncompressedOffset > index.uncompressedSize) {
+    return "it lies past the uncompressed size";
+  }
+  if (checkpoint.compressedBitOffset >= index.compressedSize * 8) {
+    return "it lies past the compressed size";
+  }
   if (checkpoint.memberStart && checkpoint.compressedBitOffset % 8 !== 0) {
     return "a member start that is not at a byte boundary";
   }
@@ -72,7 +77,9 @@ function zstdFrameProblem(index: ZstdFrameIndex, i: number): string | undefined 
   if (previous && frame.compressedOffset <= previous.compressedOffset) {
     return "its compressed offset does not advance";
   }
-  if (frame.uncompressedOffset >= index.uncompressedSize) return "it lies past the uncompressed size";
+  if (frame.uncompressedOffset >= index.uncompressedSize) {
+    return "it lies past the uncompressed size";
+  }
   if (frame.compressedOffset >= index.compressedSize) return "it lies past the compressed size";
   return undefined;
 }

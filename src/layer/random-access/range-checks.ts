@@ -12,7 +12,7 @@ export function checkReadRange(streamName: string, offset: number, length: numbe
   if (!valid) throw rangeOutsideError(streamName, offset, length, size);
 }
 
-/** Throws when a fetched range holds more bytes than requested, such as a server ignoring Range. */
+/** Throws when a fetch returned more bytes than requested, as a server that ignores Range does. */
 export async function expectFetchEnd(
   reader: ByteReader,
   start: number,

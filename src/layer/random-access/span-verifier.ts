@@ -59,14 +59,12 @@ export class SpanVerifier {
 
   /** Throws unless the output so far ends exactly at `offset`, as it must at a member's end. */
   expectEndAt(offset: number): void {
-    if (this.position === offset) return;
-    throw this.error(`inflated data ends at uncompressed offset ${this.position}, expected ${offset}`);
+    if (this.position !== offset) throw this.endError(offset);
   }
 
   /** Throws unless the output has reached `offset`. */
   expectReached(offset: number): void {
-    if (this.position >= offset) return;
-    throw this.error(`inflated data ends at uncompressed offset ${this.position}, expected ${offset}`);
+    if (this.position < offset) throw this.endError(offset);
   }
 
   private slice(chunk: Buffer, chunkStart: number): Buffer | undefined {
@@ -87,6 +85,11 @@ export class SpanVerifier {
       const next = this.intervals[this.current];
       if (next) this.crc = next.crcSeed;
     }
+  }
+
+  private endError(expected: number) {
+    const problem = `inflated data ends at uncompressed offset ${this.position}`;
+    return this.error(`${problem}, expected ${expected}`);
   }
 
   private error(problem: string) {

@@ -9,18 +9,18 @@ const SKIPPABLE_MAGIC_BASE = 0x184d2a50;
 const DICTIONARY_ID_SIZES = [0, 1, 2, 4] as const;
 const BLOCK_TYPE_RLE = 1;
 const BLOCK_TYPE_RESERVED = 3;
-/** Block_Maximum_Size: a block never holds more than 128 KiB. */
+/** Block_Maximum_Size: a block never contains more than 128 KiB. */
 const MAX_BLOCK_SIZE = 128 * 1024;
 const CHECKSUM_LENGTH = 4;
 
-/** What a frame's header declares, filled in by readZstdFrame as it parses. */
+/** Fields of a frame header, filled in by readZstdFrame while it parses. */
 export interface ZstdFrameInfo {
   skippable: boolean;
   /** Frame_Content_Size, when the header has it. */
   contentSize: number | undefined;
 }
 
-/** Reads the next 4 bytes without consuming them and returns whether they start a skippable frame. */
+/** Returns whether the next 4 bytes start a skippable frame, without consuming them. */
 export async function isSkippableFrameNext(reader: ByteReader): Promise<boolean> {
   const magic = await reader.readExact(4, "a zstd frame magic");
   reader.unread(magic);
@@ -53,7 +53,8 @@ export async function* readZstdFrame(
   }
 
   info.skippable = false;
-  const { header, contentSize, hasChecksum } = await readFrameHeader(reader, streamName, frameStart);
+  const frameHeader = await readFrameHeader(reader, streamName, frameStart);
+  const { header, contentSize, hasChecksum } = frameHeader;
   info.contentSize = contentSize;
   yield Buffer.concat([magicBytes, header]);
   yield* readBlocks(reader, streamName, maxSlice);

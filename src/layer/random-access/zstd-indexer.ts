@@ -16,7 +16,7 @@ const DECODER_WRITE_SIZE = 16 * 1024;
 /**
  * A zstd decompressing stream that records where each frame starts, in the
  * compressed and the uncompressed data, so that a later read can decode from
- * the frame holding its offset. Each frame is decoded by its own decoder
+ * the frame containing its offset. Each frame is decoded by its own decoder
  * (see zstd-decompressor.ts), which is how the uncompressed frame sizes are
  * known even when frame headers leave out Frame_Content_Size. Once the
  * stream has ended, index() returns the frames.
@@ -33,7 +33,7 @@ export class ZstdFrameIndexer {
     this.stream = Duplex.from((source: AsyncIterable<Uint8Array>) => this.run(source));
   }
 
-  /** Returns the finished index; throws when the stream has not ended successfully. */
+  /** Returns the finished index. Throws when the stream has not ended successfully. */
   index(): ZstdFrameIndex {
     if (!this.result) throw new Error(`${this.streamName}: the zstd index is not finished`);
     return this.result;

@@ -14,9 +14,9 @@ const DECODER_WRITE_SIZE = 16 * 1024;
 
 /**
  * Opens the uncompressed bytes [offset, offset + length) of a zstd blob with
- * one fetch of the frames that hold them. It decodes those frames whole and
- * checks each against the CRC-32 in the index, so corrupt data makes the
- * stream fail with an INVALID_LAYER error; bytes passed on before that error
+ * one fetch of the frames that contain them. It decodes those frames whole
+ * and checks each against the CRC-32 in the index, so corrupt data makes the
+ * stream fail with an INVALID_LAYER error. Bytes passed on before that error
  * may be wrong. A read costs the decoding of whole frames, so a blob of one
  * large frame gains nothing (see isRandomAccessUseful). Throws
  * RANGE_NOT_SATISFIABLE at once for a range outside the uncompressed data.
@@ -44,7 +44,8 @@ async function* decodeSpan(
   range: { offset: number; length: number; streamName: string },
 ): AsyncGenerator<Buffer> {
   const { offset, length, streamName } = range;
-  const verifier = new SpanVerifier(spanIntervals(index, span), offset, offset + length, streamName);
+  const intervals = spanIntervals(index, span);
+  const verifier = new SpanVerifier(intervals, offset, offset + length, streamName);
   const { compressedStart, compressedEndInclusive } = span;
   const reader = new ByteReader(
     await fetchCompressed(compressedStart, compressedEndInclusive),
@@ -80,6 +81,7 @@ function spanIntervals(index: ZstdFrameIndex, span: ZstdSpan): CheckedInterval[]
 function decodeError(error: unknown, streamName: string, start: number, verifier: SpanVerifier) {
   if (error instanceof RandomAccessError) return error;
   const reason = error instanceof Error ? error.message : String(error);
-  const position = { compressedOffset: start, uncompressedOffset: verifier.uncompressedOffset };
-  return corruptDataError(streamName, `zstd decoding failed: ${reason}`, position, error);
+  const problem = `zstd decoding failed in the span from compressed offset ${start}`;
+  const position = { uncompressedOffset: verifier.uncompressedOffset };
+  return corruptDataError(streamName, `${problem}: ${reason}`, position, error);
 }

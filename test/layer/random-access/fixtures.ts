@@ -17,7 +17,18 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const WORDS = ["layer", "image", "registry", "manifest", "digest", "blob", "tar", "file", "usr", "lib"];
+const WORDS = [
+  "layer",
+  "image",
+  "registry",
+  "manifest",
+  "digest",
+  "blob",
+  "tar",
+  "file",
+  "usr",
+  "lib",
+];
 
 /**
  * Builds data that compresses like a real layer: runs of words (dynamic
@@ -84,7 +95,10 @@ export interface FetchLog {
 }
 
 /** Serves ranges of an in-memory blob in uneven chunks and logs each request. */
-export function memoryFetch(blob: Buffer, log: FetchLog = { calls: [], bytes: 0 }): FetchCompressed {
+export function memoryFetch(
+  blob: Buffer,
+  log: FetchLog = { calls: [], bytes: 0 },
+): FetchCompressed {
   return async (start, endInclusive) => {
     log.calls.push({ start, endInclusive });
     const range = blob.subarray(start, endInclusive + 1);
@@ -98,7 +112,8 @@ export function runTool(command: string, args: string[], input: Buffer): Buffer 
   const result = spawnSync(command, args, { input, maxBuffer: 1 << 30 });
   if (result.error) throw new Error(`could not run ${command}: ${result.error.message}`);
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(" ")} failed with exit code ${result.status}: ${result.stderr}`);
+    const commandLine = `${command} ${args.join(" ")}`;
+    throw new Error(`${commandLine} failed with exit code ${result.status}: ${result.stderr}`);
   }
   return result.stdout;
 }
@@ -108,7 +123,7 @@ export function hasTool(command: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${command}`]).status === 0;
 }
 
-/** Returns `count` bits of `blob` from bit `bitOffset`, least significant bit first as deflate packs them. */
+/** Returns `count` bits of `blob` from bit `bitOffset`, lowest bit first as deflate packs them. */
 export function bitsAt(blob: Buffer, bitOffset: number, count: number): number {
   let value = 0;
   for (let i = 0; i < count; i++) {

@@ -2,7 +2,9 @@ import { expect } from "vitest";
 
 import { readGzipRange } from "../../../src/layer/random-access/gzip-range-reader.js";
 import { GzipCheckpointIndexer } from "../../../src/layer/random-access/gzip-indexer.js";
-import type { GzipCheckpointIndex } from "../../../src/layer/random-access/gzip-checkpoint-index.js";
+import type {
+  GzipCheckpointIndex,
+} from "../../../src/layer/random-access/gzip-checkpoint-index.js";
 import { memoryFetch, readAll, runThrough, type FetchLog } from "./fixtures.js";
 
 /** Checkpoint spacing in tests: small, so that a few MiB of data give many checkpoints. */
@@ -40,7 +42,6 @@ export async function expectRangeMatches(
 ): Promise<void> {
   const read = await readRange(index, blob, offset, length);
   expect(read.length, `length of read at ${offset}+${length}`).toBe(length);
-  expect(read.equals(data.subarray(offset, offset + length)), `bytes of read at ${offset}+${length}`).toBe(
-    true,
-  );
+  const expected = data.subarray(offset, offset + length);
+  expect(read.equals(expected), `bytes of read at ${offset}+${length}`).toBe(true);
 }

@@ -1,0 +1,125 @@
+import { createReadStream } from "node:fs";
+import { access, readFile } from "node:fs/promises";
+import { PassThrough, type Readable } from "node:stream";
+import { LRUCache } from "lru-cache";
+
+import { log } from "../log.js";
+import {
+  parseRandomAccessIndex,
+  RANDOM_ACCESS_FORMAT_VERSION,
+  readUncompressedRange,
+  type RandomAccessIndex,
+} from "../layer/random-access/index.js";
+import { RangeIgnoredError } from "../registry/blob-range.js";
+import type { BlobDescriptor } from "../source/image-source.js";
+import type { BlobOpener, BlobStore } from "./blob-store.js";
+import type { CacheLayout } from "./cache-layout.js";
+
+/** Opens bytes `start` to `end` (inclusive) of a blob where it is stored, usually by HTTP Range. */
+export type BlobRangeOpener = (start: number, end: number) => Promise<Readable>;
+
+/** How a read reaches the blob when it is not in the cache. */
+export interface RemoteBlob {
+  descriptor: BlobDescriptor;
+  /** Undefined for a source that cannot read ranges: the blob is then downloaded whole. */
+  openRange: BlobRangeOpener | undefined;
+  openWhole: BlobOpener;
+  /** Named in errors. */
+  repository: string;
+}
+
+/** Random-access indexes held in memory; each is about 0.8% of its compressed layer. */
+const MAX_ACCESS_INDEX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads file contents out of indexed layers. A layer whose pass recorded
+ * random-access points is read from its compressed blob: from the cached
+ * blob when it is on disk, else with one Range request to the source for
+ * just the span that holds the bytes. A layer without them (a zstd layer of
+ * one large frame) is read from the uncompressed tar kept by its pass.
+ */
+export class LayerContent {
+  private readonly accessIndexes = new LRUCache<string, RandomAccessIndex>({
+    maxSize: MAX_ACCESS_INDEX_BYTES,
+    sizeCalculation: (index) => Math.max(1, approximateSize(index)),
+  });
+  /** Layers whose source answered a Range request with the whole blob. */
+  private readonly rangeIgnored = new Set<string>();
+
+  constructor(
+    private readonly layout: CacheLayout,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  /** Opens `length` bytes at `offset` of the layer's uncompressed tar stream. */
+  async read(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {
+    if (length <= 0) return emptyStream();
+    const digest = remote.descriptor.digest;
+    const tarPath = this.layout.layerTar(digest);
+    if (await exists(tarPath)) {
+      this.blobs.budget?.touched(tarPath);
+      return createReadStream(tarPath, { start: offset, end: offset + length - 1 });
+    }
+
+    const index = await this.accessIndex(digest);
+    const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end);
+    return readUncompressedRange(index, fetch, offset, length, { streamName: `layer ${digest}` });
+  }
+
+  /** Whether reads of the layer can be served: a tar copy or a random-access index is on disk. */
+  async canRead(digest: string): Promise<boolean> {
+    const accessPath = this.layout.layerAccessIndex(digest, RANDOM_ACCESS_FORMAT_VERSION);
+    return (await exists(this.layout.layerTar(digest))) || (await exists(accessPath));
+  }
+
+  private async accessIndex(digest: string): Promise<RandomAccessIndex> {
+    const remembered = this.accessIndexes.get(digest);
+    if (remembered) return remembered;
+    const path = this.layout.layerAccessIndex(digest, RANDOM_ACCESS_FORMAT_VERSION);
+    const index = parseRandomAccessIndex(await readFile(path));
+    this.accessIndexes.set(digest, index);
+    return index;
+  }
+
+  private async fetchCompressed(remote: RemoteBlob, start: number, end: number): Promise<Readable> {
+    const { descriptor, repository } = remote;
+    const cached = await this.blobs.cachedPath(descriptor.digest);
+    if (cached) {
+      this.blobs.budget?.touched(cached);
+      return createReadStream(cached, { start, end });
+    }
+
+    if (remote.openRange && !this.rangeIgnored.has(descriptor.digest)) {
+      try {
+        return await remote.openRange(start, end);
+      } catch (error) {
+        if (!(error instanceof RangeIgnoredError)) throw error;
+        this.rangeIgnored.add(descriptor.digest);
+        log.warn("registry ignores Range requests, caching the layer whole", { digest: descriptor.digest, repository });
+      }
+    }
+    const path = await this.blobs.ensure(descriptor, remote.openWhole, repository);
+    return createReadStream(path, { start, end });
+  }
+}
+
+function approximateSize(index: RandomAccessIndex): number {
+  if (index.kind === "gzip") return index.checkpoints.reduce((sum, point) => sum + point.window.length + 64, 0);
+  if (index.kind === "zstd") return index.frames.length * 40;
+  return 64;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function emptyStream(): Readable {
+  const stream = new PassThrough();
+  stream.end();
+  return stream;
+}

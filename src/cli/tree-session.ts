@@ -1,0 +1,136 @@
+import type { Readable } from "node:stream";
+
+import { RegdavError, isNotFound } from "../errors.js";
+import { setLogLevel, setLogSink } from "../log.js";
+import { RegistryTree } from "../tree/registry-tree.js";
+import type { NodeInfo, VirtualTree } from "../tree/virtual-tree.js";
+import { EXIT_NOT_FOUND, EXIT_OK, exitCodeOf, messageOf } from "./exit-codes.js";
+import { BrokenPipe, Output } from "./output.js";
+import { ProgressLine } from "./progress.js";
+import { createTreeContext } from "./serve.js";
+import type { ServeOptions } from "./serve-options.js";
+import { parseTreePath, treePathOf, type TreeLocation } from "./tree-path.js";
+
+/**
+ * What a tree command works with: the tree, stdout, and a place to report
+ * failures that the command goes on after, such as one folder of many that
+ * cannot be listed. The exit code is that of the first failure reported.
+ */
+export class TreeSession {
+  private firstFailure: number | undefined;
+
+  constructor(
+    readonly tree: VirtualTree,
+    readonly output: Output,
+    private readonly options: Pick<ServeOptions, "platform" | "sources">,
+    private readonly writeError: (line: string) => void,
+  ) {}
+
+  get exitCode(): number {
+    return this.firstFailure ?? EXIT_OK;
+  }
+
+  /** Parses a PATH argument. */
+  locate(text: string): TreeLocation {
+    return parseTreePath(text, new Set(this.options.sources.map((source) => source.name)));
+  }
+
+  /** Prints one `regdav: ...` line to stderr and remembers the exit code, unless stdout was closed. */
+  report(error: unknown): void {
+    if (error instanceof BrokenPipe) throw error;
+    this.firstFailure ??= exitCodeOf(error);
+    this.writeError(`regdav: ${messageOf(error)}`);
+  }
+
+  /** Prints a failure that has no error object, such as a skipped entry, with its exit code. */
+  reportMessage(message: string, exitCode: number): void {
+    this.firstFailure ??= exitCode;
+    this.writeError(`regdav: ${message}`);
+  }
+
+  /** Lists a folder's children sorted by name, comparing UTF-16 code units. */
+  async list(segments: readonly string[]): Promise<NodeInfo[]> {
+    const children = await this.tree.list(segments);
+    return children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Describes the node at a location; for a missing rootfs/, says why the image has none. */
+  async stat(location: TreeLocation): Promise<NodeInfo> {
+    try {
+      return await this.tree.stat(location.segments);
+    } catch (error) {
+      throw await this.explain(location, error);
+    }
+  }
+
+  async read(location: TreeLocation): Promise<Readable> {
+    try {
+      return await this.tree.read(location.segments);
+    } catch (error) {
+      throw await this.explain(location, error);
+    }
+  }
+
+  /**
+   * Adds what the message lacks to a failure of PATH itself: the path as
+   * given when the tree named only a part of it, and for a missing rootfs/,
+   * why the image has none.
+   */
+  private async explain(location: TreeLocation, error: unknown): Promise<unknown> {
+    const image = location.image;
+    if (!image || !isNotFound(error)) return withPath(location, error);
+    const rootfs = [...image.folder, "rootfs"];
+    const imageExists = await this.tree.stat(image.folder).then(() => true, () => false);
+    const rootfsExists = imageExists && (await this.tree.stat(rootfs).then(() => true, () => false));
+    if (!imageExists || rootfsExists) return withPath(location, error);
+    return new RegdavError(
+      "NOT_FOUND",
+      `${image.reference} has no root filesystem (${treePathOf(rootfs)}): it is an artifact, ` +
+        `or a multi-platform image without ${this.options.platform}; list it with regdav ls ${image.reference}`,
+    );
+  }
+}
+
+/** Prefixes a not-found or wrong-type message with PATH as given, unless it names the tree path already. */
+function withPath(location: TreeLocation, error: unknown): unknown {
+  if (!(error instanceof RegdavError) || exitCodeOf(error) !== EXIT_NOT_FOUND) return error;
+  if (error.message.includes(treePathOf(location.segments))) return error;
+  return new RegdavError(error.code, `${location.display}: ${error.message}`, { cause: error });
+}
+
+/**
+ * Opens the tree with the same cache, credentials and registries as
+ * `regdav serve`, runs a command in it and returns the command's exit code.
+ * On a terminal, layer passes draw a progress line on stderr. When the
+ * reader of stdout goes away, the command ends quietly with exit code 0.
+ */
+export async function runInTree(
+  options: ServeOptions,
+  command: (session: TreeSession) => Promise<number>,
+): Promise<number> {
+  setLogLevel(options.logLevel);
+  const context = await createTreeContext(options);
+  const progress = process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
+  const writeError = (line: string) => {
+    progress?.clear();
+    process.stderr.write(line + "\n");
+  };
+  if (progress) {
+    context.layers.onPassProgress = progress.update;
+    setLogSink(writeError);
+  }
+
+  const clearBeforeOutput = progress && process.stdout.isTTY ? progress.clear : undefined;
+  const output = new Output(process.stdout, clearBeforeOutput);
+  const session = new TreeSession(new RegistryTree(context), output, options, writeError);
+  try {
+    const code = await command(session);
+    await output.flush();
+    return code;
+  } catch (error) {
+    if (error instanceof BrokenPipe) return EXIT_OK;
+    throw error;
+  } finally {
+    progress?.stop();
+  }
+}

@@ -1,0 +1,80 @@
+import type { Descriptor } from "../manifest/manifest-types.js";
+import { imageFolder, type ImageLocation } from "./image-folder.js";
+import { folderInfo, LazyFolder, ListedFolder, type TreeNode } from "./tree-node.js";
+import { listReferrers } from "./referrers-lookup.js";
+
+export const REFERRERS_FOLDER = "_referrers";
+
+/** Longest type part of a referrer's folder name, in characters. */
+const MAX_TYPE_LENGTH = 64;
+
+/**
+ * `_referrers/`: one folder per manifest whose subject is this folder's
+ * manifest, such as a signature, an SBOM or an attestation, each shown as
+ * an image folder. Listing it asks the registry once, with the referrers
+ * API or the referrers tag; a referrer's manifest is fetched when its
+ * folder is opened.
+ */
+export class ReferrersFolder extends ListedFolder {
+  readonly info = folderInfo(REFERRERS_FOLDER);
+
+  constructor(
+    private readonly location: ImageLocation,
+    private readonly subject: string,
+  ) {
+    super();
+  }
+
+  protected async list(): Promise<TreeNode[]> {
+    const { source, repository } = this.location;
+    const referrers = uniqueByDigest(await listReferrers(source, repository, this.subject));
+    const names = referrerFolderNames(referrers);
+    return referrers.map((referrer, position) => {
+      const name = names[position]!;
+      return new LazyFolder(name, () => this.openReferrer(referrer.digest, name));
+    });
+  }
+
+  /** A referrer is named by digest, not by a tag, so its folder has no tag for RepoTags. */
+  private async openReferrer(digest: string, name: string): Promise<TreeNode> {
+    const { context, source, repository } = this.location;
+    const manifest = await source.getManifest(repository, digest);
+    return imageFolder({ context, source, repository }, manifest, name);
+  }
+}
+
+/**
+ * Names referrer folders by type and digest: the artifactType, else the
+ * media type, without an `application/` prefix, lowercased, with every
+ * character other than letters, digits, `.`, `_` and `-` turned into `-`,
+ * then `-` and 12 hex digits of the digest, such as
+ * `vnd.dev.cosign.artifact.sig.v1-json-1a2b3c4d5e6f`. Names that would
+ * collide get the whole hex instead.
+ */
+export function referrerFolderNames(referrers: readonly Descriptor[]): string[] {
+  const short = referrers.map((referrer) => `${typeLabel(referrer)}-${hexOf(referrer).slice(0, 12)}`);
+  return short.map((name, position) => {
+    const collides = short.indexOf(name) !== position || short.lastIndexOf(name) !== position;
+    return collides ? `${typeLabel(referrers[position]!)}-${hexOf(referrers[position]!)}` : name;
+  });
+}
+
+function typeLabel(referrer: Descriptor): string {
+  const type = referrer.artifactType ?? referrer.mediaType;
+  const label = type
+    .toLowerCase()
+    .replace(/^application\//, "")
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .slice(0, MAX_TYPE_LENGTH)
+    .replace(/^[.-]+|[.-]+$/g, "");
+  return label || "referrer";
+}
+
+function hexOf(referrer: Descriptor): string {
+  return referrer.digest.slice(referrer.digest.indexOf(":") + 1);
+}
+
+function uniqueByDigest(referrers: readonly Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return referrers.filter((referrer) => !seen.has(referrer.digest) && seen.add(referrer.digest));
+}

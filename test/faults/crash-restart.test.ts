@@ -1,0 +1,214 @@
+import { randomBytes } from "node:crypto";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
+import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
+import { startRegistry, type TestRegistry } from "../harness/registry.js";
+import { makeTempDir, waitUntil, type TempDir } from "../harness/tools.js";
+import {
+  cachedBlobDigest,
+  cacheFilesOf,
+  describeOutcome,
+  encodePath,
+  fetchOutcome,
+  hexOf,
+  listFiles,
+  pushLayerImage,
+  type PushedFileImage,
+} from "./fault-fixtures.js";
+
+const FILE_SIZE = 3_000_000;
+/** 64 KiB every 100 ms: the 3 MB layer takes about 5 s, long enough to kill regdav midway. */
+const SLOW = { kind: "trickle", chunkBytes: 64 * 1024, intervalMs: 100 } as const;
+
+describe("crash and restart", () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let cache: TempDir;
+  let image: PushedFileImage;
+  let content: Buffer;
+  const running: RegdavProcess[] = [];
+
+  const start = async () => {
+    const regdav = await startRegdav(["--registry", proxy.host], { cacheDir: cache.path });
+    running.push(regdav);
+    return regdav;
+  };
+  const fileUrl = (regdav: RegdavProcess) =>
+    `${regdav.url}${encodePath(`${proxy.host}/${image.repository}/_tags/v1/rootfs/data.bin`)}`;
+  const partials = async () =>
+    (await listFiles(cache.path)).filter((file) => file.endsWith(".partial"));
+  const layerFiles = () => cacheFilesOf(cache.path, image.layer.digest);
+  const blobGets = () => proxy.count(new RegExp(`/blobs/${image.layer.digest}$`), "GET");
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.host);
+    cache = await makeTempDir("crash-cache");
+    content = randomBytes(FILE_SIZE);
+    const entries = [{ type: "file" as const, path: "data.bin", content }];
+    image = await pushLayerImage(registry.host, "crash/slow", entries);
+  });
+
+  afterEach(() => proxy.clearFaults());
+
+  afterAll(async () => {
+    for (const regdav of running) await regdav.stop();
+    await proxy?.close();
+    await registry?.stop();
+    await cache?.remove();
+  });
+
+  describe("SIGKILL during a layer download", () => {
+    let killedOutput = "";
+
+    it("leaves only temporary files", async () => {
+      const regdav = await start();
+      proxy.addFault({ path: /\/blobs\//, method: "GET", fault: SLOW });
+      const reading = fetchOutcome(fileUrl(regdav)).catch((error: unknown) => String(error));
+
+      // Waits until the download has written a part of the blob, then kills regdav.
+      await waitUntil("a partial blob in the cache", async () => {
+        for (const file of await partials()) {
+          if ((await stat(join(cache.path, file))).size > 500_000) return true;
+        }
+        return false;
+      });
+      regdav.kill("SIGKILL");
+      expect((await regdav.exited).signal).toBe("SIGKILL");
+      killedOutput = regdav.output();
+      await reading;
+
+      const files = await layerFiles();
+      expect(files.length).toBeGreaterThan(0);
+      expect(files.filter((file) => !file.endsWith(".partial"))).toEqual([]);
+      expect(await cachedBlobDigest(cache.path, image.layer.digest)).toBeUndefined();
+    });
+
+    it("killed process logged no finished layer", () => {
+      expect(killedOutput).not.toContain("layer indexed");
+    });
+
+    it("restart removes the dead process's temporary files", async () => {
+      const regdav = await start();
+      expect(await partials()).toEqual([]);
+      expect(regdav.output()).toMatch(/removed unfinished cache files .*files=[1-9]/);
+    });
+
+    it("restarted regdav serves the file whole", async () => {
+      const regdav = running.at(-1)!;
+      const downloadsBefore = blobGets();
+      const outcome = await fetchOutcome(fileUrl(regdav));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(content)).toBe(true);
+      expect(blobGets() - downloadsBefore).toBe(1);
+    });
+
+    it("cache then holds the verified blob and its index", async () => {
+      expect(await cachedBlobDigest(cache.path, image.layer.digest)).toBe(image.layer.digest);
+      const files = await layerFiles();
+      expect(files.some((file) => file.startsWith("indexes/") && file.endsWith(".json"))).toBe(true);
+      expect(await partials()).toEqual([]);
+    });
+  });
+
+  describe("damaged records after a crash", () => {
+    const indexPath = async () => {
+      const files = await layerFiles();
+      const index = files.find((file) => file.startsWith("indexes/") && file.endsWith(".json"));
+      if (index === undefined) throw new Error("the layer index is not cached");
+      return join(cache.path, index);
+    };
+    const restartAndRead = async () => {
+      await running.at(-1)?.stop();
+      const regdav = await start();
+      const downloadsBefore = blobGets();
+      const outcome = await fetchOutcome(fileUrl(regdav));
+      return { outcome, downloads: blobGets() - downloadsBefore };
+    };
+
+    it("truncated index is rebuilt from the cached blob", async () => {
+      const path = await indexPath();
+      const index = await readFile(path);
+      await writeFile(path, index.subarray(0, Math.floor(index.length / 2)));
+
+      const { outcome, downloads } = await restartAndRead();
+      expect(outcome.kind === "response" && outcome.body.equals(content)).toBe(true);
+      expect(downloads).toBe(0);
+      expect((await readFile(await indexPath())).equals(index)).toBe(true);
+    });
+
+    it("missing index is rebuilt from the cached blob", async () => {
+      const path = await indexPath();
+      await rm(path);
+
+      const { outcome, downloads } = await restartAndRead();
+      expect(outcome.kind === "response" && outcome.body.equals(content)).toBe(true);
+      expect(downloads).toBe(0);
+    });
+
+    it("temporary file of a running writer is kept", async () => {
+      // This test process is alive, so a temporary file named with its id belongs to a live writer.
+      const hex = hexOf(image.layer.digest);
+      const name = `blobs/sha256/${hex}.${process.pid}.0123abcd.partial`;
+      await writeFile(join(cache.path, name), "unfinished");
+
+      await restartAndRead();
+      expect(await partials()).toEqual([name]);
+      await rm(join(cache.path, name));
+    });
+  });
+
+  describe("stop signals", () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      it(`${signal} on an idle server exits 0`, async () => {
+        const regdav = await start();
+        // A finished request leaves an idle keep-alive connection, which must not delay the exit.
+        const root = await fetchOutcome(regdav.url);
+        expect(root.kind === "response" && root.status).toBe(200);
+
+        const started = Date.now();
+        regdav.kill(signal);
+        const exit = await regdav.exited;
+        expect(exit.code).toBe(0);
+        expect(Date.now() - started).toBeLessThan(2_000);
+        expect(regdav.output()).toContain(`regdav stopping signal=${signal}`);
+      });
+    }
+
+    it("SIGTERM during a slow read stops accepting and exits 0", async () => {
+      const otherContent = randomBytes(FILE_SIZE);
+      const other = await pushLayerImage(registry.host, "crash/during-stop", [
+        { type: "file", path: "data.bin", content: otherContent },
+      ]);
+      const regdav = await start();
+      proxy.addFault({ path: /\/blobs\//, method: "GET", fault: SLOW });
+      const url = `${regdav.url}${encodePath(`${proxy.host}/${other.repository}/_tags/v1/rootfs/data.bin`)}`;
+      const reading = fetchOutcome(url).catch((error: unknown) => String(error));
+      await waitUntil("the slow blob download", async () => proxy.count(/\/blobs\//) > 0);
+
+      const started = Date.now();
+      regdav.kill("SIGTERM");
+      await waitUntil("the listener to close", async () =>
+        fetch(regdav.url).then(
+          () => false,
+          () => true,
+        ),
+      );
+      const exit = await regdav.exited;
+      console.log("EXITED", Date.now() - started);
+      expect(exit.code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(8_000);
+
+      // The read was either finished or cut off, and never answered with wrong bytes.
+      const outcome = await reading;
+      console.log("OUTCOME", typeof outcome === "string" ? outcome : describeOutcome(outcome), Date.now() - started, regdav.output().slice(-1500));
+      if (typeof outcome !== "string" && outcome.kind === "response" && outcome.status === 200) {
+        expect(outcome.body.equals(otherContent)).toBe(true);
+      }
+    });
+  });
+});

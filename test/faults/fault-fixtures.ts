@@ -1,0 +1,180 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import { connect } from "node:net";
+import { join } from "node:path";
+
+import {
+  makeImageConfig,
+  makeLayer,
+  sha256Digest,
+  type Compression,
+  type LayerBlob,
+  type TarEntry,
+} from "../harness/image-builder.js";
+import { pushImage } from "../harness/push.js";
+
+/** What a WebDAV client got: a status and a whole body, or a body cut off midway. */
+export type Outcome =
+  | { kind: "response"; status: number; headers: Headers; body: Buffer }
+  | { kind: "aborted"; status: number; error: string };
+
+/** Sends a request and reads the whole body, reporting a body cut off midway instead of throwing. */
+export async function fetchOutcome(url: string, init: RequestInit = {}): Promise<Outcome> {
+  const response = await fetch(url, init);
+  try {
+    const body = Buffer.from(await response.arrayBuffer());
+    return { kind: "response", status: response.status, headers: response.headers, body };
+  } catch (error) {
+    return { kind: "aborted", status: response.status, error: String(error) };
+  }
+}
+
+/** Describes an outcome for an assertion message. */
+export function describeOutcome(outcome: Outcome): string {
+  if (outcome.kind === "aborted") return `status ${outcome.status}, body aborted: ${outcome.error}`;
+  const text = outcome.body.subarray(0, 300).toString();
+  return `status ${outcome.status}, ${outcome.body.length} bytes: ${JSON.stringify(text)}`;
+}
+
+/** Returns the body text of a response outcome, or "" for an aborted one. */
+export function bodyText(outcome: Outcome): string {
+  return outcome.kind === "response" ? outcome.body.toString() : "";
+}
+
+/** An image of one layer pushed for a test, with what a test needs to check its reads. */
+export interface PushedFileImage {
+  repository: string;
+  layer: LayerBlob;
+  /** The layer's raw file inside the image folder, such as `layers/1-0123456789ab.tar.gz`. */
+  rawLayerPath: string;
+  /** The layer's folder inside the image folder, such as `layers/1-0123456789ab/`. */
+  layerFolderPath: string;
+}
+
+/** Pushes an image of one layer holding `entries` as `repository:v1`. */
+export async function pushLayerImage(
+  host: string,
+  repository: string,
+  entries: readonly TarEntry[],
+  compression: Compression = "gzip",
+): Promise<PushedFileImage> {
+  const layer = await makeLayer(entries, { compression });
+  const config = makeImageConfig({ layers: [layer] });
+  await pushImage(host, repository, "v1", { layers: [layer], config, format: "oci" });
+  const name = `1-${hexOf(layer.digest).slice(0, 12)}`;
+  const extension = compression === "gzip" ? ".tar.gz" : compression === "zstd" ? ".tar.zst" : ".tar";
+  return {
+    repository,
+    layer,
+    rawLayerPath: `layers/${name}${extension}`,
+    layerFolderPath: `layers/${name}/`,
+  };
+}
+
+/** Returns the hex part of `sha256:<hex>`. */
+export function hexOf(digest: string): string {
+  return digest.slice(digest.indexOf(":") + 1);
+}
+
+/** Lists every file below a folder, relative to it; an absent folder has none. */
+export async function listFiles(root: string): Promise<string[]> {
+  try {
+    const entries = await readdir(root, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1))
+      .sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
+/** Lists the cache files that belong to a blob: its raw blob, its tar and its index, and temporaries. */
+export async function cacheFilesOf(cacheDir: string, digest: string): Promise<string[]> {
+  const hex = hexOf(digest);
+  return (await listFiles(cacheDir)).filter((file) => file.includes(hex));
+}
+
+/** Reads the cached copy of a blob and returns its digest, or undefined when it is not cached. */
+export async function cachedBlobDigest(cacheDir: string, digest: string): Promise<string | undefined> {
+  const path = join(cacheDir, "blobs", "sha256", hexOf(digest));
+  try {
+    return sha256Digest(await readFile(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns the size of a file, or undefined when it does not exist. */
+export async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RawResponse {
+  /** The status of the first response line, or 0 when none arrived. */
+  status: number;
+  /** Everything the server sent, as Latin-1 text. */
+  text: string;
+  /** The body after the first blank line. */
+  body: string;
+}
+
+/**
+ * Writes `request` as raw bytes to 127.0.0.1:`port` and reads until the
+ * server closes the connection or `timeoutMs` passes. Raw requests carry
+ * targets that fetch would normalize, such as `/a/../b`.
+ */
+export function rawRequest(port: number, request: string | Buffer, timeoutMs = 10_000) {
+  return new Promise<RawResponse>((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", (error) => {
+      // A server that closes after its response may reset a connection that still sends.
+      if (chunks.length === 0) reject(error);
+    });
+    socket.on("close", () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString("latin1");
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0);
+      const bodyStart = text.indexOf("\r\n\r\n");
+      resolve({ status, text, body: bodyStart === -1 ? "" : text.slice(bodyStart + 4) });
+    });
+    socket.write(request);
+  });
+}
+
+/** Builds an HTTP/1.1 request with `Connection: close`, the extra header lines and a body. */
+export function httpRequest(
+  method: string,
+  target: string,
+  headers: readonly string[] = [],
+  body = "",
+): string {
+  const lines = [`${method} ${target} HTTP/1.1`, "Host: 127.0.0.1", "Connection: close"];
+  if (body !== "") lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
+  return [...lines, ...headers, "", body].join("\r\n");
+}
+
+/** Returns the port of a URL such as `http://127.0.0.1:PORT/`. */
+export function portOf(url: string): number {
+  return Number(new URL(url).port);
+}
+
+/** Encodes each segment of a share path for a URL. */
+export function encodePath(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => encodeURIComponent(segment))
+    .join("/");
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

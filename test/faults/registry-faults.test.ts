@@ -1,0 +1,354 @@
+import { randomBytes } from "node:crypto";
+
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+import { startFaultProxy, type Fault, type FaultProxy } from "../harness/fault-proxy.js";
+import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
+import { startRegistry, type TestRegistry } from "../harness/registry.js";
+import {
+  bodyText,
+  cachedBlobDigest,
+  cacheFilesOf,
+  describeOutcome,
+  encodePath,
+  fetchOutcome,
+  pushLayerImage,
+  type PushedFileImage,
+} from "./fault-fixtures.js";
+
+/** The idle timeout regdav runs with here, so that a stalled registry fails fast. */
+const IDLE_TIMEOUT_MS = 1_000;
+/** Size of each image's one file: random bytes, so the gzip layer is about as large. */
+const FILE_SIZE = 1_500_000;
+
+describe("registry faults", () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let regdav: RegdavProcess;
+  const contents = new Map<string, Buffer>();
+  let imageCount = 0;
+
+  /** Pushes a fresh image with one random file, so that nothing of it is cached yet. */
+  const freshImage = async (): Promise<PushedFileImage> => {
+    const repository = `faults/image-${++imageCount}`;
+    const content = randomBytes(FILE_SIZE);
+    contents.set(repository, content);
+    const entries = [{ type: "file" as const, path: "data.bin", content }];
+    return pushLayerImage(registry.host, repository, entries);
+  };
+  const url = (image: PushedFileImage, path: string) =>
+    `${regdav.url}${encodePath(`${proxy.host}/${image.repository}/_tags/v1/${path}`)}`;
+  const blobPath = (image: PushedFileImage) => new RegExp(`/blobs/${image.layer.digest}$`);
+  const blobRequests = (image: PushedFileImage) =>
+    proxy.requests.filter((entry) => blobPath(image).test(entry.url.split("?")[0]!));
+  const addBlobFault = (image: PushedFileImage, fault: Fault, times?: number) =>
+    proxy.addFault({ path: blobPath(image), method: "GET", fault, ...(times && { times }) });
+
+  /** Checks that the layer's blob is cached intact, with no temporary file beside it. */
+  const expectCachedIntact = async (image: PushedFileImage) => {
+    expect(await cachedBlobDigest(regdav.cacheDir, image.layer.digest)).toBe(image.layer.digest);
+    const files = await cacheFilesOf(regdav.cacheDir, image.layer.digest);
+    expect(files.filter((file) => file.endsWith(".partial"))).toEqual([]);
+  };
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.host);
+    regdav = await startRegdav(["--registry", proxy.host], {
+      env: { REGDAV_IDLE_TIMEOUT_MS: String(IDLE_TIMEOUT_MS), REGDAV_CONNECT_TIMEOUT_MS: "2000" },
+    });
+  });
+
+  afterEach(() => proxy.clearFaults());
+
+  afterAll(async () => {
+    await regdav?.stop();
+    await proxy?.close();
+    await registry?.stop();
+  });
+
+  describe("dropped download", () => {
+    it("connection reset resumes with Range", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "reset", afterBytes: 400_000 }, 1);
+
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(contents.get(image.repository)!)).toBe(true);
+
+      const requests = blobRequests(image);
+      expect(requests.map((entry) => entry.fault)).toEqual(["reset", undefined]);
+      expect(requests[0]!.range).toBeUndefined();
+      const resumedAt = Number(/^bytes=(\d+)-$/.exec(requests[1]!.range ?? "")?.[1]);
+      expect(resumedAt).toBeLessThanOrEqual(400_000);
+      expect(requests[1]!.status).toBe(206);
+      await expectCachedIntact(image);
+    });
+
+    it("closed connection resumes from the bytes received", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "truncate", bytes: 300_000, mode: "close" }, 1);
+
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(contents.get(image.repository)!)).toBe(true);
+      const ranges = blobRequests(image).map((entry) => entry.range);
+      expect(ranges[0]).toBeUndefined();
+      const resumedAt = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? "")?.[1]);
+      expect(resumedAt).toBeGreaterThan(0);
+      expect(resumedAt).toBeLessThanOrEqual(300_000);
+      await expectCachedIntact(image);
+    });
+
+    it("raw layer read resumes too", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "truncate", bytes: 500_000, mode: "close" }, 1);
+
+      const outcome = await fetchOutcome(url(image, image.rawLayerPath));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(image.layer.bytes)).toBe(true);
+      const ranges = blobRequests(image).map((entry) => entry.range);
+      expect(ranges[0]).toBeUndefined();
+      // Bytes that reached regdav's socket but not the download when it broke are fetched again.
+      const resumedAt = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? "")?.[1]);
+      expect(resumedAt).toBeGreaterThan(0);
+      expect(resumedAt).toBeLessThanOrEqual(500_000);
+      await expectCachedIntact(image);
+    });
+
+    it("registry ignoring Range sends all and the start is skipped", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "truncate", bytes: 300_000, mode: "close" }, 1);
+      addBlobFault(image, { kind: "ignore-range" }, 1);
+
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(contents.get(image.repository)!)).toBe(true);
+      const requests = blobRequests(image);
+      expect(requests.map((entry) => entry.fault)).toEqual(["truncate", "ignore-range"]);
+      expect(requests[1]!.status).toBe(200);
+      await expectCachedIntact(image);
+    });
+
+    it("503 and 429 on a resume are retried", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "truncate", bytes: 200_000, mode: "close" }, 1);
+      addBlobFault(image, { kind: "status", status: 503 }, 1);
+      addBlobFault(image, { kind: "status", status: 429, headers: { "retry-after": "1" } }, 1);
+
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(contents.get(image.repository)!)).toBe(true);
+      const requests = blobRequests(image);
+      expect(requests.map((entry) => entry.status)).toEqual([200, 503, 429, 206]);
+      const ranges = new Set(requests.slice(1).map((entry) => entry.range));
+      expect(ranges.size).toBe(1);
+      expect([...ranges][0]).toMatch(/^bytes=\d+-$/);
+      await expectCachedIntact(image);
+    });
+
+    it("repeated resets fail after bounded attempts", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "truncate", bytes: 10_000, mode: "close" });
+
+      const started = Date.now();
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+      expect(bodyText(outcome)).toContain("download failed at byte");
+      expect(Date.now() - started).toBeLessThan(30_000);
+      // One download and at most five resumes in a row that made no real progress.
+      expect(blobRequests(image).length).toBe(6);
+      expect(await cacheFilesOf(regdav.cacheDir, image.layer.digest)).toEqual([]);
+    });
+  });
+
+  describe("bad content", () => {
+    const failingCases: Array<{ name: string; fault: Fault; message: RegExp }> = [
+      {
+        name: "truncated chunked body",
+        fault: { kind: "truncate", bytes: 300_000, mode: "chunked" },
+        message: /size mismatch .* received 300000/,
+      },
+      {
+        name: "short Content-Length",
+        fault: { kind: "truncate", bytes: 300_000, mode: "length" },
+        message: /size mismatch .* declared 300000/,
+      },
+      {
+        name: "flipped byte",
+        fault: { kind: "corrupt", offset: 700_000 },
+        message: /digest mismatch/,
+      },
+    ];
+
+    for (const { name, fault, message } of failingCases) {
+      describe(name, () => {
+        let image: PushedFileImage;
+
+        beforeAll(async () => {
+          image = await freshImage();
+        });
+
+        it("raw layer read fails with 502", async () => {
+          addBlobFault(image, fault, 1);
+          const outcome = await fetchOutcome(url(image, image.rawLayerPath));
+          expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+          expect(bodyText(outcome)).toMatch(message);
+        });
+
+        it("rootfs read fails with 502", async () => {
+          addBlobFault(image, fault, 1);
+          const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+          expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+        });
+
+        it("cache keeps nothing of the blob", async () => {
+          expect(await cacheFilesOf(regdav.cacheDir, image.layer.digest)).toEqual([]);
+        });
+
+        it("next read succeeds once the fault is gone", async () => {
+          const raw = await fetchOutcome(url(image, image.rawLayerPath));
+          expect(raw.kind === "response" && raw.body.equals(image.layer.bytes)).toBe(true);
+          const file = await fetchOutcome(url(image, "rootfs/data.bin"));
+          expect(file.kind === "response" && file.body.equals(contents.get(image.repository)!)).toBe(true);
+          await expectCachedIntact(image);
+          // The two failed reads, then one download for both good ones.
+          expect(blobRequests(image).length).toBe(3);
+        });
+      });
+    }
+  });
+
+  describe("error statuses", () => {
+    // The four statuses run at once, because each one waits out the client's retries.
+    it("manifest 500, 502, 503 and 504 are a 502, then recover", async () => {
+      const checkStatus = async (status: number) => {
+        const image = await freshImage();
+        const manifestPath = new RegExp(`/${image.repository}/manifests/`);
+        const rule = proxy.addFault({ path: manifestPath, fault: { kind: "status", status } });
+
+        const failed = await fetchOutcome(url(image, "manifest.json"));
+        expect(failed.kind === "response" && failed.status, describeOutcome(failed)).toBe(502);
+        expect(bodyText(failed), `status ${status}`).toContain(`returned ${status}`);
+        const attempts = proxy.count(manifestPath);
+        expect(attempts, `status ${status}`).toBeGreaterThan(0);
+        expect(attempts, `status ${status}`).toBeLessThanOrEqual(10);
+
+        rule.remove();
+        const recovered = await fetchOutcome(url(image, "manifest.json"));
+        expect(recovered.kind === "response" && recovered.status, `status ${status}`).toBe(200);
+      };
+      await Promise.all([500, 502, 503, 504].map(checkStatus));
+    });
+
+    it("manifest 429 names the rate limit", async () => {
+      const image = await freshImage();
+      const manifestPath = new RegExp(`/${image.repository}/manifests/`);
+      const fault: Fault = { kind: "status", status: 429, headers: { "retry-after": "1" } };
+      proxy.addFault({ path: manifestPath, fault });
+
+      const started = Date.now();
+      const failed = await fetchOutcome(url(image, "manifest.json"));
+      expect(failed.kind === "response" && failed.status, describeOutcome(failed)).toBeGreaterThanOrEqual(500);
+      expect(bodyText(failed)).toContain("429");
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(proxy.count(manifestPath)).toBeLessThanOrEqual(10);
+
+      proxy.clearFaults();
+      const recovered = await fetchOutcome(url(image, "manifest.json"));
+      expect(recovered.kind === "response" && recovered.status).toBe(200);
+    });
+
+    it("blob 500 is a 502 and caches nothing", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "status", status: 500 });
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+      expect(await cacheFilesOf(regdav.cacheDir, image.layer.digest)).toEqual([]);
+    });
+  });
+
+  describe("slow and stalled registry", () => {
+    it("trickled body is served whole", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "trickle", chunkBytes: 128 * 1024, intervalMs: 100 }, 1);
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(contents.get(image.repository)!)).toBe(true);
+      expect(blobRequests(image).length).toBe(1);
+    });
+
+    it("stall before headers times out while others are served", async () => {
+      const image = await freshImage();
+      const other = await freshImage();
+      addBlobFault(image, { kind: "stall" });
+
+      const started = Date.now();
+      const stalled = fetchOutcome(url(image, "rootfs/data.bin"));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const concurrent = await fetchOutcome(url(other, "manifest.json"));
+      const concurrentMs = Date.now() - started;
+      const outcome = await stalled;
+      const stalledMs = Date.now() - started;
+
+      expect(concurrent.kind === "response" && concurrent.status).toBe(200);
+      expect(concurrentMs).toBeLessThan(stalledMs);
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(504);
+      expect(bodyText(outcome)).toMatch(/timeout/i);
+      expect(stalledMs).toBeGreaterThanOrEqual(IDLE_TIMEOUT_MS);
+      expect(stalledMs).toBeLessThan(20_000);
+      expect(await cacheFilesOf(regdav.cacheDir, image.layer.digest)).toEqual([]);
+    });
+
+    it("stall mid-body resumes", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "stall", afterBytes: 250_000 }, 1);
+      const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(contents.get(image.repository)!)).toBe(true);
+      const ranges = blobRequests(image).map((entry) => entry.range);
+      expect(ranges[0]).toBeUndefined();
+      expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    });
+
+    it("endless stall mid-body fails in bounded time", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "stall", afterBytes: 250_000 });
+      const started = Date.now();
+      const outcome = await fetchOutcome(url(image, image.rawLayerPath));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(504);
+      expect(Date.now() - started).toBeLessThan(40_000);
+      expect(blobRequests(image).length).toBe(6);
+      expect(await cacheFilesOf(regdav.cacheDir, image.layer.digest)).toEqual([]);
+    }, 60_000);
+  });
+
+  describe("redirects", () => {
+    it("redirect loop is a 502", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "redirect-loop" }, 1);
+      const outcome = await fetchOutcome(url(image, image.rawLayerPath));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+      expect(bodyText(outcome)).toContain("redirected in a loop");
+      expect(blobRequests(image).length).toBe(2);
+    });
+
+    it("chain of 11 redirects is a 502", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "redirect-chain", hops: 11 }, 1);
+      const outcome = await fetchOutcome(url(image, image.rawLayerPath));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+      expect(bodyText(outcome)).toContain("redirected more than 10 times");
+      expect(blobRequests(image).length).toBe(11);
+    });
+
+    it("chain of 10 redirects is followed", async () => {
+      const image = await freshImage();
+      addBlobFault(image, { kind: "redirect-chain", hops: 10 }, 1);
+      const outcome = await fetchOutcome(url(image, image.rawLayerPath));
+      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(outcome.kind === "response" && outcome.body.equals(image.layer.bytes)).toBe(true);
+      expect(blobRequests(image).length).toBe(11);
+    });
+  });
+});
