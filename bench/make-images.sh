@@ -87,7 +87,7 @@ if [[ $EUID -ne 0 ]]; then
 fi
 require debootstrap umoci tar node
 mkdir -p "$work"
-# The folder holds gigabytes of images and caches: keep git from adding it.
+# The folder contains gigabytes of images and caches, so git must never add it.
 printf '*\n' >"$work/.gitignore"
 build_debian_rootfs
 pack_debian_image

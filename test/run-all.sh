@@ -17,6 +17,10 @@ tools=(
   "zstd:zstd"
   "curl:curl"
   "htpasswd:apache2-utils"
+  "chromium:chromium"
+  "mount.davfs:davfs2"
+  "cadaver:cadaver"
+  "litmus:litmus"
 )
 
 fail() {

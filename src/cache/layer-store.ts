@@ -8,6 +8,7 @@ import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
 import { indexLayer } from "../layer/index-layer.js";
 import { LAYER_INDEX_VERSION, type LayerIndex } from "../layer/layer-index.js";
+import type { LayerLimits } from "../layer/layer-limits.js";
 import {
   isRandomAccessUseful,
   RANDOM_ACCESS_FORMAT_VERSION,
@@ -27,7 +28,7 @@ export interface LayerPassProgress {
   digest: string;
   /** Compressed bytes read so far. */
   bytes: number;
-  /** The blob's size from the manifest; undefined when the manifest has none (schema 1). */
+  /** The blob's size from the manifest, or undefined when the manifest has none (schema 1). */
   size: number | undefined;
   /** True on the last report of a pass, whether the pass succeeded or failed. */
   done: boolean;
@@ -49,8 +50,10 @@ export class LayerStore {
   private readonly passes = new InFlight<LayerIndex>();
   private readonly memory: LRUCache<string, LayerIndex>;
   private readonly content: LayerContent;
-  /** Called as layer passes read their input; the command line draws its progress line from it. */
+  /** Called as layer passes read their input. The command line draws its progress line from it. */
   onPassProgress: ((progress: LayerPassProgress) => void) | undefined;
+  /** Overrides of the limits each layer pass enforces, such as `--max-layer-size`. */
+  limits: Partial<LayerLimits> = {};
 
   constructor(
     private readonly layout: CacheLayout,
@@ -138,6 +141,7 @@ export class LayerStore {
       const tee = blobFile ? new CopyToFile(blobFile.stream) : new PassThrough();
       const options = {
         digest,
+        limits: this.limits,
         onRandomAccessIndex: (index: RandomAccessIndex) => (accessIndex = index),
         ...(tarFile && { writeUncompressed: tarFile.stream }),
       };

@@ -31,11 +31,11 @@ export function unsafeNameReason(name: string): string | undefined {
 /**
  * Copies a file or a folder with everything below it to `target`, and sets
  * each file's and folder's modification time to the tree's. Only regular
- * files and folders are created, never outside `target`: unsafe names are
- * skipped and reported, and a symlink found where a name goes is an error
- * rather than being followed, except `target` itself when `followTarget`
- * is set (a DEST that the user named). A failing entry is reported on the
- * session and the copy goes on.
+ * files and folders are created, and never outside `target`. Unsafe names
+ * are skipped and reported. A symlink found where a name goes is an error
+ * rather than being followed, unless it is `target` itself and
+ * `followTarget` is set, for a DEST that the user named. A failing entry is
+ * reported on the session and the copy goes on.
  */
 export async function copyTree(
   session: TreeSession,
@@ -89,7 +89,7 @@ async function copyFile(session: TreeSession, source: CopySource, target: string
   }
 }
 
-/** Writes the whole chunk at the file's position; one write may take only part of it. */
+/** Writes the whole chunk at the file's position, in several writes when one takes only a part. */
 async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
@@ -113,8 +113,8 @@ async function makeFolder(path: string, follow: boolean): Promise<void> {
     throw localError(error, path);
   });
   if (existing.isDirectory()) return;
-  const what = existing.isSymbolicLink() ? "a symlink, which cp does not follow" : "not a folder";
-  throw new Error(`cannot copy a folder to ${path}: it exists and is ${what}`);
+  const kind = existing.isSymbolicLink() ? "a symlink, which cp does not follow" : "not a folder";
+  throw new Error(`cannot copy a folder to ${path}: it exists and is ${kind}`);
 }
 
 function localError(error: unknown, path: string): Error {

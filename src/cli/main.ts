@@ -6,6 +6,7 @@ import type { Command } from "./commands/command.js";
 import { cpCommand } from "./commands/cp.js";
 import { findCommand } from "./commands/find.js";
 import { lsCommand } from "./commands/ls.js";
+import { mountCommand } from "./mount.js";
 import { exitCodeOf, messageOf } from "./exit-codes.js";
 import { serve } from "./serve.js";
 import { parseServeOptions, SERVE_HELP } from "./serve-options.js";
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   cat: catCommand,
   find: findCommand,
   cp: cpCommand,
+  mount: mountCommand,
 };
 
 function helpText(): string {

@@ -24,7 +24,7 @@ export function compileNamePattern(pattern: string): RegExp {
   return new RegExp(`^${source}$`, "u");
 }
 
-/** Returns the index of the `]` that closes the set opened at `open`; a `]` first in the set is literal. */
+/** Returns the index of the `]` that closes the set opened at `open`. A `]` first in the set is literal. */
 function findSetEnd(pattern: string, open: number): number {
   let position = open + 1;
   if (pattern[position] === "!" || pattern[position] === "^") position++;

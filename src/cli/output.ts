@@ -12,7 +12,7 @@ export class BrokenPipe extends Error {
 /**
  * A command's stdout. Writes wait for the stream to drain, so a slow reader
  * slows the command down instead of filling memory. `beforeWrite` runs before
- * each write; the progress line uses it to clear itself from a shared terminal.
+ * each write, so that the progress line can erase itself from a shared terminal.
  */
 export class Output {
   private failure: unknown;
@@ -21,20 +21,20 @@ export class Output {
     private readonly stream: Writable = process.stdout,
     private readonly beforeWrite: () => void = () => {},
   ) {
-    // Write errors arrive as events: kept here, they fail the next write or flush().
+    // Write errors arrive as events. The first one is kept and fails the next write or flush().
     stream.on("error", (error: Error) => {
       this.failure ??= translate(error);
     });
   }
 
-  /** Writes text or bytes; rejects with BrokenPipe when the reader has gone. */
+  /** Writes text or bytes. Rejects with BrokenPipe when the reader has gone. */
   async write(chunk: string | Uint8Array): Promise<void> {
     this.throwIfFailed();
     this.beforeWrite();
     if (!this.stream.write(chunk)) await this.drain();
   }
 
-  /** Copies a stream to stdout, waiting for the reader; stdout stays open afterwards. */
+  /** Copies a stream to stdout at the reader's pace, and leaves stdout open. */
   async copyFrom(source: Readable): Promise<void> {
     this.throwIfFailed();
     this.beforeWrite();

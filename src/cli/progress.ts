@@ -26,14 +26,14 @@ export class ProgressLine {
   /** Bytes of passes that ended since the first running one started, for the rate. */
   private finishedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private shown = false;
+  private visible = false;
 
   constructor(
     private readonly terminal: ProgressTerminal,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes one report of a layer pass; LayerStore.onPassProgress is set to this. */
+  /** Takes one report of a layer pass, as the listener set as LayerStore.onPassProgress. */
   readonly update = (progress: LayerPassProgress): void => {
     if (progress.done) {
       this.endPass(progress);
@@ -46,9 +46,9 @@ export class ProgressLine {
 
   /** Erases the line, if shown, so that other output starts at the left edge. */
   readonly clear = (): void => {
-    if (!this.shown) return;
+    if (!this.visible) return;
     this.terminal.write("\r\x1b[2K");
-    this.shown = false;
+    this.visible = false;
   };
 
   /** Erases the line and stops redrawing. */
@@ -80,9 +80,10 @@ export class ProgressLine {
   private draw(): void {
     if (this.passes.size === 0) return;
     const text = describePasses([...this.passes], this.finishedBytes, this.now() - this.started);
-    const width = this.terminal.columns ?? 80;
+    // A terminal of unknown size, such as a pseudo-terminal that was never sized, reports 0 columns.
+    const width = this.terminal.columns || 80;
     this.terminal.write("\r\x1b[2K" + text.slice(0, Math.max(width - 1, 0)));
-    this.shown = true;
+    this.visible = true;
   }
 }
 

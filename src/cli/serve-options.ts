@@ -17,6 +17,8 @@ export interface ServeOptions {
   cacheDirectory: string;
   /** Bytes of raw blobs and layer copies the cache keeps before it evicts the least recently used. */
   cacheSize: number;
+  /** Maximum uncompressed bytes of one layer; a larger one fails with INVALID_LAYER. */
+  maxLayerSize: number;
   logLevel: LogLevel;
   davUser?: string;
   davPasswordFile?: string;
@@ -47,6 +49,9 @@ Options:
                               (default $XDG_CACHE_HOME/regdav or ~/.cache/regdav)
   --cache-size SIZE           disk space for cached blobs, in bytes or with a unit such as
                               500MiB or 10GiB (default 10GiB); layer indexes are kept beyond it
+  --max-layer-size SIZE       maximum uncompressed size of one layer, in bytes or with a
+                              unit such as 4GiB (default 64GiB); a larger layer's folder
+                              fails, which stops decompression bombs
   --log-level LEVEL           debug, info, warn or error (default info)
   --dav-user NAME             require this user name from WebDAV clients (Basic auth)
   --dav-password-file FILE    file holding the share password; or set REGDAV_DAV_PASSWORD
@@ -72,6 +77,7 @@ export const SERVE_PARSE_OPTIONS = {
   platform: { type: "string", default: "linux/amd64" },
   "cache-dir": { type: "string" },
   "cache-size": { type: "string", default: "10GiB" },
+  "max-layer-size": { type: "string", default: "64GiB" },
   "log-level": { type: "string", default: "info" },
   "dav-user": { type: "string" },
   "dav-password-file": { type: "string" },
@@ -102,6 +108,7 @@ export function parseServeOptions(args: string[]): ServeOptions {
     platform: values.platform,
     cacheDirectory: values["cache-dir"] ?? defaultCacheDirectory(),
     cacheSize: parseByteSize(values["cache-size"], "--cache-size"),
+    maxLayerSize: parseByteSize(values["max-layer-size"], "--max-layer-size"),
     logLevel,
     davUser: values["dav-user"],
     davPasswordFile: values["dav-password-file"],

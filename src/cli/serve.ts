@@ -86,11 +86,13 @@ export async function createTreeContext(options: ServeOptions): Promise<TreeCont
     return source;
   };
 
+  const layers = new LayerStore(layout, blobs);
+  layers.limits = { maxUncompressedSize: options.maxLayerSize };
   return {
     shownSources: [...localSources.keys(), ...options.registries],
     sourceFor,
     blobs,
-    layers: new LayerStore(layout, blobs),
+    layers,
     platform: parsePlatform(options.platform),
   };
 }

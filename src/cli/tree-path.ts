@@ -7,13 +7,13 @@ import { UsageError } from "./usage-error.js";
  * the tree or an image reference, optionally followed by `:/` and a path
  * inside the image's root filesystem. PATH is a tree path when it
  *
- * - starts or ends with `/`;
+ * - starts or ends with `/`,
  * - has a segment starting with `_` (`_tags`, `_manifests`, `_blobs`)
- *   before any `:/`, which no image reference can have;
+ *   before any `:/`, which no image reference can have,
  * - is a bare registry (`127.0.0.1:5000`, `ghcr.io`, `localhost:5000`) or a
- *   `--source` name;
- * - starts with a registry or `--source` name and its last segment has no
- *   tag or digest: `ghcr.io/org/app` is the repository's folder.
+ *   `--source` name,
+ * - or starts with a registry or `--source` name and its last segment has no
+ *   tag or digest, so `ghcr.io/org/app` is the repository's folder.
  *
  * Anything else is an image reference, normalized as `docker pull` does. The
  * first `:/` starts the path inside the image, so `host:5000/repo:/etc` is

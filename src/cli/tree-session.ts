@@ -12,7 +12,7 @@ import type { ServeOptions } from "./serve-options.js";
 import { parseTreePath, treePathOf, type TreeLocation } from "./tree-path.js";
 
 /**
- * What a tree command works with: the tree, stdout, and a place to report
+ * The context of one tree command: the tree, stdout, and the report of
  * failures that the command goes on after, such as one folder of many that
  * cannot be listed. The exit code is that of the first failure reported.
  */
@@ -51,10 +51,10 @@ export class TreeSession {
   /** Lists a folder's children sorted by name, comparing UTF-16 code units. */
   async list(segments: readonly string[]): Promise<NodeInfo[]> {
     const children = await this.tree.list(segments);
-    return children.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return children.sort(compareNames);
   }
 
-  /** Describes the node at a location; for a missing rootfs/, says why the image has none. */
+  /** Describes the node at a location. A missing rootfs/ gets an error that explains why the image has none. */
   async stat(location: TreeLocation): Promise<NodeInfo> {
     try {
       return await this.tree.stat(location.segments);
@@ -89,6 +89,11 @@ export class TreeSession {
         `or a multi-platform image without ${this.options.platform}; list it with regdav ls ${image.reference}`,
     );
   }
+}
+
+function compareNames(a: NodeInfo, b: NodeInfo): number {
+  if (a.name === b.name) return 0;
+  return a.name < b.name ? -1 : 1;
 }
 
 /** Prefixes a not-found or wrong-type message with PATH as given, unless it names the tree path already. */

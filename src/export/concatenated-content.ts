@@ -13,7 +13,7 @@ export interface ContentPart {
   open(start: number, end: number): Promise<Readable> | Readable;
 }
 
-/** A part held in memory, such as a tar header or a small JSON file. */
+/** Makes a part of bytes held in memory, such as a tar header or a small JSON file. */
 export function bytesPart(bytes: Buffer): ContentPart {
   return {
     size: bytes.length,
@@ -21,7 +21,7 @@ export function bytesPart(bytes: Buffer): ContentPart {
   };
 }
 
-/** A run of zero bytes, such as the padding after a tar member. */
+/** Makes a part of `size` zero bytes, such as the padding after a tar member. */
 export function zerosPart(size: number): ContentPart {
   return bytesPart(Buffer.alloc(size));
 }
@@ -63,7 +63,7 @@ export class ConcatenatedContent {
       const partStart = this.offsets[index]!;
       const from = position - partStart;
       const to = Math.min(end - partStart, part.size - 1);
-      yield* readExactly(part, from, to);
+      yield* readExactly(part, partStart, from, to);
       position = partStart + to + 1;
       index++;
     }
@@ -82,18 +82,22 @@ export class ConcatenatedContent {
   }
 }
 
-async function* readExactly(part: ContentPart, from: number, to: number): AsyncGenerator<Buffer> {
+async function* readExactly(
+  part: ContentPart,
+  partStart: number,
+  from: number,
+  to: number,
+): AsyncGenerator<Buffer> {
   const expected = to - from + 1;
+  const where = `content part at offset ${partStart}`;
   let received = 0;
   for await (const chunk of await part.open(from, to)) {
     const buffer = chunk as Buffer;
     received += buffer.length;
-    if (received > expected) {
-      throw new Error(`a part of the archive sent more than the ${expected} bytes requested`);
-    }
+    if (received > expected)
+      throw new Error(`${where} sent more than the ${expected} bytes requested`);
     yield buffer;
   }
-  if (received !== expected) {
-    throw new Error(`a part of the archive ended after ${received} of ${expected} bytes`);
-  }
+  if (received !== expected)
+    throw new Error(`${where} ended after ${received} of ${expected} bytes`);
 }

@@ -4,24 +4,29 @@ import {
   zerosPart,
   type ContentPart,
 } from "./concatenated-content.js";
-import { encodeTarHeader, END_OF_ARCHIVE_SIZE, paddingAfter, type TarMember } from "./tar-header.js";
+import {
+  encodeTarHeader,
+  END_OF_ARCHIVE_SIZE,
+  paddingAfter,
+  type TarMember,
+} from "./tar-header.js";
 
 /**
- * The `docker load` archive of one image, as `docker save` writes it since
- * Docker 25: `manifest.json` lists the config and the layers by path, and
- * every blob lies at `blobs/<algorithm>/<hex>`. Layers are uncompressed tars,
- * named by their diff ID, because docker load and skopeo check each layer
- * against the diff ID at its position in the config. Earlier docker versions
- * load it too, since they follow the paths in manifest.json.
+ * The `docker load` archive of one image, laid out as recent `docker save`
+ * versions write it: `manifest.json` lists the config and the layers by
+ * path, and every blob lies at `blobs/<algorithm>/<hex>`. Layers are
+ * uncompressed tars named by their diff ID, because docker load and skopeo
+ * check each layer against the diff ID at its position in the config. Both
+ * find the members by the paths in manifest.json.
  */
 export interface ArchiveImage {
   /** The image config: its digest names the member, and its bytes are the config blob. */
   config: ArchiveBlob;
-  /** Base layer first, with their diff IDs as digest; the same layer may appear twice. */
+  /** Base layer first, each with its diff ID as digest. The same layer may appear twice. */
   layers: readonly ArchiveBlob[];
   /**
    * `registry/repository:tag` names that docker load tags the image with,
-   * such as `127.0.0.1:5000/team/app:v1`; empty for an untagged image.
+   * such as `127.0.0.1:5000/team/app:v1`. Empty for an untagged image.
    */
   repoTags: readonly string[];
 }
@@ -58,7 +63,7 @@ export function buildDockerArchive(image: ArchiveImage): DockerArchive {
   return { content: new ConcatenatedContent(parts), manifestJson };
 }
 
-/** The entry of manifest.json; `RepoTags` is null for an untagged image, as docker writes it. */
+/** Returns the entry of manifest.json. Its RepoTags is null for an untagged image, as in docker. */
 function archiveManifest(image: ArchiveImage) {
   return {
     Config: blobPath(image.config.digest),
@@ -68,10 +73,10 @@ function archiveManifest(image: ArchiveImage) {
 }
 
 /**
- * The legacy `repositories` file, `{"<repository>": {"<tag>": "<hex>"}}`
- * with the top layer's diff ID. docker load reads it only from archives
- * without manifest.json, so it is informational here. Omitted when the
- * image has no tag, as docker does.
+ * Builds the legacy `repositories` file, `{"<repository>": {"<tag>": "<hex>"}}`
+ * with the top layer's diff ID, or undefined for an untagged image, as
+ * docker omits it then. docker load reads it only from archives without
+ * manifest.json, so here it is informational.
  */
 function repositoriesFile(image: ArchiveImage): Buffer | undefined {
   const top = image.layers.at(-1);

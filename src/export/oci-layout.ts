@@ -2,10 +2,9 @@ import { MediaType } from "../manifest/media-types.js";
 import type { Descriptor } from "../manifest/manifest-types.js";
 
 /**
- * The two fixed files of an OCI image layout (image-spec v1.1,
- * image-layout.md): `oci-layout`, which marks the folder as a layout, and
- * `index.json`, which names the manifest the layout contains. Blobs lie at
- * `blobs/<algorithm>/<hex>`.
+ * The two fixed files of an OCI image layout: `oci-layout`, which marks the
+ * folder as a layout, and `index.json`, which names the manifests the
+ * layout contains. Blobs lie at `blobs/<algorithm>/<hex>`.
  */
 
 /** The annotation that names a manifest of a layout, as `skopeo copy oci:DIR:NAME` selects it. */

@@ -4,11 +4,15 @@ import type { Descriptor, Schema1Manifest } from "../manifest/manifest-types.js"
 
 /**
  * Conversion of a Docker schema 1 manifest into an image config and an OCI
- * image manifest, the way docker converts one on pull. A schema 1 manifest
- * has no config blob and no diff IDs: the config is the newest layer's
- * v1Compatibility without its v1 fields (`id`, `parent` and the like), with
- * `rootfs` and `history` added. Throwaway layers, which docker never applies,
- * are left out of the layers and marked `empty_layer` in the history.
+ * image manifest, as docker converts one on pull (MakeConfigFromV1Config and
+ * HistoryFromConfig in moby's image/v1). A schema 1 manifest has no config
+ * blob and no diff IDs. So the config is the newest layer's v1Compatibility
+ * without its v1 fields (`id`, `parent` and the like), with `rootfs` and
+ * `history` added. Throwaway layers, which docker never applies, are left
+ * out of the layers and marked `empty_layer` in the history.
+ *
+ * NOTE: for images pushed by docker older than 1.8.3, docker also drops the
+ * v1Compatibility fields its own struct does not know; this keeps them.
  */
 export interface Schema1Layer {
   /** The layer blob, as the manifest's blobSum names it. */
@@ -83,7 +87,7 @@ function schema1Config(manifest: Schema1Manifest, layers: readonly Schema1Layer[
   return config;
 }
 
-/** One `history` entry of the config, from a layer's v1Compatibility. */
+/** Builds one `history` entry of the config from a layer's v1Compatibility. */
 function historyOf(v1: Schema1Manifest["history"][number]["v1Compatibility"]) {
   const entry: Record<string, unknown> = {};
   if (typeof v1.created === "string") entry.created = v1.created;

@@ -1,6 +1,6 @@
 /**
  * Writer of tar headers for the archives regdav builds. Every header has the
- * same owner (0:0), permission bits and modification time (the epoch), so an
+ * same owner (0:0), permission bits and modification time (the epoch). So an
  * archive built twice from the same content is the same bytes, and a byte
  * range of it can be served without reading what comes before.
  */
@@ -11,10 +11,10 @@ export const TAR_BLOCK_SIZE = 512;
 export const END_OF_ARCHIVE_SIZE = 2 * TAR_BLOCK_SIZE;
 
 export interface TarMember {
-  /** Path inside the archive, `/`-separated; a folder's path ends with `/`. */
+  /** Path inside the archive, `/`-separated. A folder's path ends with `/`. */
   name: string;
   type: "file" | "directory";
-  /** Content bytes; 0 for a folder. */
+  /** Content bytes, 0 for a folder. */
   size: number;
 }
 
@@ -93,7 +93,7 @@ function writeSize(block: Buffer, size: number): void {
   block[124] = 0x80;
 }
 
-/** The checksum is the byte sum of the block with its own field read as eight spaces. */
+/** Writes the checksum: the byte sum of the block with its own field read as eight spaces. */
 function writeChecksum(block: Buffer): void {
   block.fill(" ", 148, 156, "ascii");
   let sum = 0;

@@ -21,8 +21,12 @@ import {
  *
  * Paths are matched literally: a symlink at a parent path is replaced by a
  * folder rather than followed, as when each layer is unpacked into its own
- * overlayfs folder. Hardlinks to a lower layer, or to nothing earlier in this
- * layer, are resolved last against the merged tree.
+ * overlayfs folder. A hardlink whose target the index did not resolve is
+ * resolved where it stands in the tar, against the lower layers and this
+ * layer's entries before it, so a target that the same layer replaces
+ * later keeps its old content for the link, as extracting the tar in
+ * order gives. A link whose target comes later in the layer is resolved
+ * last.
  */
 export function applyLayer(root: DirectoryNode, index: LayerIndex, layerIndex: number): void {
   for (const path of index.whiteouts) removeNode(root, splitPath(path));
@@ -34,12 +38,24 @@ export function applyLayer(root: DirectoryNode, index: LayerIndex, layerIndex: n
   for (const entry of index.entries) {
     if (entry.type === "hardlink" && entry.dataOffset === undefined) {
       removeNode(root, splitPath(entry.path));
-      unresolvedLinks.push(entry);
+      if (!linkToExisting(root, entry)) unresolvedLinks.push(entry);
       continue;
     }
     insertEntry(root, entry, layerIndex);
   }
   new HardlinkResolver(root, unresolvedLinks).resolveAll();
+}
+
+/** Places a hardlink as its target's node when the target exists now; returns whether it did. */
+function linkToExisting(root: DirectoryNode, link: LayerEntry): boolean {
+  const resolution = resolvePath([root], link.linkTarget ?? "", false);
+  if (resolution.status !== "found" || resolution.node.kind === "directory") return false;
+
+  const segments = splitPath(link.path);
+  const name = segments.pop();
+  if (name === undefined) return false;
+  ensureDirectory(root, segments, link.modified).children.set(name, resolution.node);
+  return true;
 }
 
 function insertEntry(root: DirectoryNode, entry: LayerEntry, layerIndex: number): void {

@@ -8,8 +8,8 @@ import type { CredentialStore, Credentials } from "./credentials.js";
 
 /**
  * Credentials from one file in the format that docker's config.json and
- * podman's auth.json share. For a registry, the lookup asks the helper in
- * `credHelpers`, then the helper in `credsStore`, then reads the entry in
+ * podman's auth.json share. For a registry, the lookup runs the helper named
+ * in `credHelpers`, then the one in `credsStore`, then reads the entry in
  * `auths`, and the first that has credentials wins. An `auths` entry holds
  * `auth` (base64 of user:password), `username` and `password`, or
  * `identitytoken`. An empty entry `{}`, which docker writes when a helper

@@ -10,8 +10,8 @@ import type { Credentials } from "./credentials.js";
  * get` reads the server URL on stdin and prints
  * `{"ServerURL", "Username", "Secret"}`. A Username of `<token>` marks the
  * Secret as an identity token. A helper that has nothing for the server exits
- * non-zero with "credentials not found" in its output. Answers are reused
- * for a minute, because the token flow asks once per repository.
+ * non-zero with "credentials not found" in its output. Results are reused
+ * for a minute, because the token flow looks up credentials once per repository.
  */
 export interface CredentialHelperOptions {
   /** Maximum run time of one helper call (default 30 s; cloud helpers may call their API). */
@@ -24,7 +24,7 @@ export interface HelperLookup {
   /** The part after `docker-credential-`, such as `ecr-login` or `pass`. */
   helper: string;
   serverUrl: string;
-  /** Where the helper is configured, such as `credsStore in /home/me/.docker/config.json`. */
+  /** The setting that names the helper, such as `credsStore in /home/me/.docker/config.json`. */
   configuredIn: string;
 }
 
@@ -168,15 +168,15 @@ function failureText(result: { stdout: string; stderr: string }): string {
 function helperFailure(
   lookup: HelperLookup,
   program: string,
-  what: string,
+  failure: string,
   detail: string,
 ): RegdavError {
   const reason = detail ? `: ${detail}` : "";
-  log.warn("credential helper failed", { helper: program, server: lookup.serverUrl, what });
+  log.warn("credential helper failed", { helper: program, server: lookup.serverUrl, failure });
   return new RegdavError(
     "REGISTRY_UNAUTHORIZED",
     `credential helper ${program} (${lookup.configuredIn}) failed for ${lookup.serverUrl}: ` +
-      `${what}${reason}; fix the helper, or remove it from the config to read the registry ` +
+      `${failure}${reason}; fix the helper, or remove it from the config to read the registry ` +
       "anonymously",
   );
 }

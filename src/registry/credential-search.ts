@@ -8,7 +8,7 @@ import { CredentialHelpers, type CredentialHelperOptions } from "./credential-he
 import { credentialsForRegistry, firstOf, type CredentialStore } from "./credentials.js";
 
 /**
- * Where regdav looks for registry credentials, in this order:
+ * The search order of registry credentials:
  *
  * 1. REGDAV_USERNAME and REGDAV_PASSWORD, for the one registry given with --registry;
  * 2. the file given with --auth-file;

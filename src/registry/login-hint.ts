@@ -2,9 +2,9 @@ import { dockerHubRegistry } from "../reference/reference.js";
 import { describeCredentials, type Credentials } from "./credentials.js";
 
 /**
- * The advice appended to an authentication failure, so that the person who
- * reads it in a file manager's error knows what to do. It names where the
- * rejected credentials came from and never contains them.
+ * Returns the advice appended to an authentication failure, so that the
+ * person who reads it in a file manager's error can act on it. It names
+ * where the rejected credentials came from and never contains them.
  */
 export function loginHint(registry: string, credentials: Credentials | undefined): string {
   const login = loginCommand(registry);
@@ -18,7 +18,7 @@ export function loginHint(registry: string, credentials: Credentials | undefined
   return `${rejected}: run "${login}" again, or set REGDAV_USERNAME and REGDAV_PASSWORD`;
 }
 
-/** The advice for a token that still lacks the request's scope after a new one was fetched. */
+/** Returns the advice for a token that still lacks the request's scope after a fresh fetch. */
 export function scopeHint(
   registry: string,
   scope: string,

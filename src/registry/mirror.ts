@@ -18,8 +18,8 @@ import type { RegistrySource } from "./registry-source.js";
 /**
  * Reading a registry through pull-through caches, as docker's
  * `registry-mirrors` does for Docker Hub: each request goes to the mirrors in
- * the order given, and to the registry itself when every mirror fails. Which
- * one answered is logged at info. The catalog comes from the registry first,
+ * the order given, and to the registry itself when every mirror fails. An
+ * info line names the source that served each request. The catalog comes from the registry first,
  * because a pull-through cache lists only the repositories it has cached.
  * Only the opening of a blob falls back; a download that breaks off later
  * fails as it would without a mirror. A mirror that cannot be reached is
@@ -48,14 +48,17 @@ export function parseMirrorOption(text: string): MirrorOption {
     throw new Error(`invalid registry name ${JSON.stringify(registry)}`);
   }
 
+  const address = text.slice(equals + 1);
+  if (!/^https?:\/\//i.test(address)) {
+    throw new Error(
+      "the mirror URL must start with http:// or https://, such as http://127.0.0.1:5001",
+    );
+  }
   let url: URL;
   try {
-    url = new URL(text.slice(equals + 1));
+    url = new URL(address);
   } catch {
-    throw new Error("the mirror must be a URL, such as http://127.0.0.1:5001");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(`the mirror URL must start with http:// or https://, not ${url.protocol}//`);
+    throw new Error(`invalid mirror URL ${JSON.stringify(address)}`);
   }
   if (url.pathname !== "/" || url.search !== "" || url.username !== "" || url.password !== "") {
     throw new Error(
@@ -81,26 +84,26 @@ export class MirroredSource
   }
 
   listTags(repository: string): Promise<string[]> {
-    return this.read({ what: "tags", repository }, (source) => source.listTags(repository));
+    return this.read({ operation: "tags", repository }, (source) => source.listTags(repository));
   }
 
   getManifest(repository: string, reference: string): Promise<FetchedManifest> {
-    const request = { what: "manifest", repository, reference };
+    const request = { operation: "manifest", repository, reference };
     return this.read(request, (source) => source.getManifest(repository, reference));
   }
 
   openBlob(repository: string, descriptor: BlobDescriptor): Promise<Readable> {
-    const request = { what: "blob", repository, reference: descriptor.digest };
+    const request = { operation: "blob", repository, reference: descriptor.digest };
     return this.read(request, (source) => source.openBlob(repository, descriptor));
   }
 
   statBlob(repository: string, digest: string): Promise<number> {
-    const request = { what: "blob size", repository, reference: digest };
+    const request = { operation: "blob size", repository, reference: digest };
     return this.read(request, (source) => source.statBlob(repository, digest));
   }
 
   listReferrers(repository: string, digest: string): Promise<Descriptor[] | undefined> {
-    const request = { what: "referrers", repository, reference: digest };
+    const request = { operation: "referrers", repository, reference: digest };
     return this.read(request, (source) => source.listReferrers(repository, digest));
   }
 
@@ -109,7 +112,7 @@ export class MirroredSource
       return await this.origin.listRepositories();
     } catch (error) {
       if (this.mirrors.length === 0) throw error;
-      this.logFallback("the registry", { what: "catalog" }, error);
+      this.logFallback("the registry", { operation: "catalog" }, error);
       return this.mirrors[0]!.source.listRepositories();
     }
   }
@@ -161,7 +164,7 @@ function isUnreachable(error: unknown): boolean {
 }
 
 interface ReadRequest {
-  what: string;
+  operation: string;
   repository?: string;
   reference?: string;
 }

@@ -1,5 +1,10 @@
 import { RegdavError } from "../errors.js";
-import { expectArray, expectObject, ManifestShapeError, readIndexEntry } from "../manifest/fields.js";
+import {
+  expectArray,
+  expectObject,
+  ManifestShapeError,
+  readIndexEntry,
+} from "../manifest/fields.js";
 import type { Descriptor } from "../manifest/manifest-types.js";
 import { MediaType } from "../manifest/media-types.js";
 import { readBoundedBody } from "./body.js";
@@ -43,7 +48,7 @@ export async function fetchReferrers(
     checkPage(request, response.url, visited);
 
     const body = await readBoundedBody(response, maxPageBytes, (size) => {
-      return new RegdavError("REGISTRY_ERROR", `${describe(request)}: page of ${size}`);
+      return new RegdavError("REGISTRY_ERROR", `${describe(request)}: page too large (${size})`);
     });
     descriptors.push(...parseReferrersPage(body, request));
     target = nextPageUrl(response.headers, response.url);
@@ -94,7 +99,10 @@ export function parseReferrersPage(body: Buffer, request: ReferrersRequest): Des
       error instanceof ManifestShapeError || error instanceof SyntaxError
         ? error.message
         : String(error);
-    throw new RegdavError("REGISTRY_ERROR", `${describe(request)}: invalid referrers index: ${reason}`);
+    throw new RegdavError(
+      "REGISTRY_ERROR",
+      `${describe(request)}: invalid referrers index: ${reason}`,
+    );
   }
 }
 

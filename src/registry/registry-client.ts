@@ -101,6 +101,7 @@ export class RegistryClient {
       this.rateLimits.observe(response.status, response.headers);
       if (response.status >= 200 && response.status <= 299) return response;
 
+      const attempt = schedule.attempts;
       const delay = schedule.nextDelay(response.status, response.headers);
       if (delay === undefined) throw await this.failure(request, url, response, schedule);
       log.info("registry request failed, retrying", {
@@ -108,7 +109,7 @@ export class RegistryClient {
         method: request.method,
         path: url.pathname,
         status: response.status,
-        attempt: schedule.attempts,
+        attempt,
         delayMs: delay,
       });
       await response.body.dump().catch(() => {});

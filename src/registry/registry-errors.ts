@@ -3,6 +3,7 @@ import { STATUS_CODES } from "node:http";
 import { RegdavError, type ErrorCode } from "../errors.js";
 import { readBodySnippet } from "./body.js";
 import { headerValue, type HttpResponse } from "./http.js";
+import { redactCredentials } from "./redact.js";
 
 /**
  * Turns a registry's error response into a RegdavError. The distribution
@@ -101,9 +102,9 @@ function describeErrors(errors: RegistryErrorDetail[], text: string): string {
     const parts = errors.map((error) =>
       error.message ? `${error.code} ${error.message}` : error.code,
     );
-    return `: ${truncate(parts.join("; "))}`;
+    return `: ${truncate(redactCredentials(parts.join("; ")))}`;
   }
-  const plain = text.replace(/\s+/g, " ").trim();
+  const plain = redactCredentials(text.replace(/\s+/g, " ").trim());
   return plain ? `: ${truncate(plain)}` : "";
 }
 

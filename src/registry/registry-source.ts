@@ -55,9 +55,8 @@ export interface RegistrySourceOptions {
 }
 
 /**
- * The largest page size requested. The distribution registry rejects a
- * larger `n` (its default maximum is 1000 since version 2.8), and so does
- * Amazon ECR.
+ * The largest page size requested. Distribution 2.8 rejects a catalog
+ * request with a larger `n` with 400 PAGINATION_NUMBER_INVALID.
  */
 const maxPageSize = 1000;
 

@@ -47,6 +47,8 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
 
+  // An HTTP-date names its day and GMT; Date.parse would also accept numbers such as 1.5.
+  if (!/[a-z]/i.test(text)) return undefined;
   const date = Date.parse(text);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);

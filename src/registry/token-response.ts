@@ -1,10 +1,11 @@
 import { RegdavError } from "../errors.js";
+import { redactCredentials } from "./redact.js";
 
 /**
  * The JSON a token server returns, by the distribution token spec: the token
  * in `token` (or `access_token`, its OAuth2 name), `expires_in` seconds of
- * validity, an RFC 3339 `issued_at`, and with OAuth2 a `refresh_token` to
- * use for later tokens in place of the credentials.
+ * validity and an RFC 3339 `issued_at`. An OAuth2 server may add a
+ * `refresh_token`, which later requests send in place of the credentials.
  */
 export interface IssuedToken {
   token: string;
@@ -81,7 +82,8 @@ export function tokenErrorDetail(text: string): string {
     messages.join("; ") ||
     firstNonEmptyString(json?.details, json?.error_description, json?.error, json?.message) ||
     text.replace(/\s+/g, " ").trim();
-  return detail.length > 300 ? `${detail.slice(0, 300)}...` : detail;
+  const safe = redactCredentials(detail);
+  return safe.length > 300 ? `${safe.slice(0, 300)}...` : safe;
 }
 
 function firstNonEmptyString(...values: unknown[]): string | undefined {

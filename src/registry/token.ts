@@ -18,9 +18,10 @@ import { parseTokenResponse, tokenErrorDetail, type IssuedToken } from "./token-
  * single fetch. With a user name and password the request is a GET with Basic
  * auth and `account`. An identity token is exchanged by the OAuth2
  * refresh-token POST, as docker does after `docker login` with a token, and
- * by a GET when the realm answers that POST with 404 or 405. A refresh token
+ * by a GET when the realm rejects that POST with 404 or 405. A refresh token
  * that the server returns is used for the realm's later tokens. Token
- * requests that get 429 or 5xx are retried as RetryPolicy describes.
+ * requests that get 429 or 5xx are retried as RetryPolicy describes, and a
+ * rejected login is not sent again for 10 s.
  */
 export interface TokenRequest {
   realm: string;
@@ -48,12 +49,21 @@ export interface TokenClientOptions {
 /** Maximum size of a token response; real ones are a few KiB. */
 export const maxTokenResponseBytes = 1024 * 1024;
 const oauthClientId = "regdav";
-/** Statuses with which a token server that implements only GET answers the OAuth2 POST. */
+/** Statuses that a token server implementing only GET returns for the OAuth2 POST. */
 const postUnsupported = new Set([404, 405]);
+/**
+ * How long a rejected login is remembered, so that a file manager's retries
+ * do not send the same wrong password over and over, which can lock an account.
+ */
+const rejectedLoginMs = 10_000;
 
 export class TokenClient {
   private readonly cache = new LRUCache<string, IssuedToken>({ max: 500 });
   private readonly inFlight = new Map<string, Promise<IssuedToken>>();
+  private readonly rejected = new LRUCache<string, RegdavError>({
+    max: 500,
+    ttl: rejectedLoginMs,
+  });
   /** Refresh tokens that token servers returned, per realm and service. */
   private readonly refreshTokens = new Map<string, string>();
   private readonly now: () => number;
@@ -68,11 +78,19 @@ export class TokenClient {
     if (request.forceRefresh) this.cache.delete(key);
     const cached = this.cache.get(key);
     if (cached && this.now() < cached.renewAt) return cached.token;
+    const rejected = this.rejected.get(key);
+    if (rejected) {
+      if (cached && this.now() < cached.expiresAt) return cached.token;
+      throw rejected;
+    }
 
     let issued: IssuedToken;
     try {
       issued = await this.sharedFetch(key, request);
     } catch (error) {
+      if (error instanceof RegdavError && error.code === "REGISTRY_UNAUTHORIZED") {
+        this.rejected.set(key, error);
+      }
       // Renewal starts before expiry, so a token that is still valid outlives a failed renewal.
       if (!cached || this.now() >= cached.expiresAt) throw error;
       log.warn("token renewal failed, using the current token until it expires", {
@@ -182,6 +200,7 @@ export class TokenClient {
     const schedule = new RetrySchedule(this.options.retry);
     for (;;) {
       const response = await this.options.http.send(http);
+      const attempt = schedule.attempts;
       const delay = schedule.nextDelay(response.status, response.headers);
       if (delay === undefined) return { response, schedule };
 
@@ -189,7 +208,7 @@ export class TokenClient {
         registry: this.options.registry,
         realm: displayUrl(http.url),
         status: response.status,
-        attempt: schedule.attempts,
+        attempt,
         delayMs: delay,
       });
       await response.body.dump().catch(() => {});
@@ -248,7 +267,7 @@ function parseRealm(realm: string, registry: string): URL {
   return url;
 }
 
-/** The OAuth2 refresh-token grant (RFC 6749, section 6), as a form POST. */
+/** Builds the OAuth2 refresh-token grant (RFC 6749, section 6), a form POST. */
 function refreshRequest(realm: URL, request: TokenRequest, refreshToken: string): HttpRequest {
   const form = new URLSearchParams({ grant_type: "refresh_token", client_id: oauthClientId });
   if (request.service !== undefined) form.set("service", request.service);
@@ -259,8 +278,9 @@ function refreshRequest(realm: URL, request: TokenRequest, refreshToken: string)
 }
 
 /**
- * The token spec's GET. An identity token goes in as the Basic password with
- * an empty user name, as containerd sends it when a realm rejects the POST.
+ * Builds the token spec's GET. An identity token goes in as the Basic
+ * password with an empty user name, as containerd sends it when a realm
+ * rejects the POST.
  */
 function getRequest(
   realm: URL,

@@ -7,10 +7,11 @@ import { ReferrersFolder } from "./referrers-folder.js";
 import type { TreeNode } from "./tree-node.js";
 
 /**
- * The folders that take a manifest out of the share: `docker-archive/` with
- * a `docker load` archive (for images, schema 1 included), `oci/` with an OCI
- * image layout (every kind), and `_referrers/` with the manifests that name
- * it as their subject. Building them fetches nothing.
+ * Returns the folders that take a manifest out of the share:
+ * `docker-archive/` with a `docker load` archive (for images, schema 1
+ * included), `oci/` with an OCI image layout (every kind), and `_referrers/`
+ * with the manifests that name it as their subject. Building them fetches
+ * nothing.
  */
 export function exportEntries(
   location: ImageLocation,
@@ -28,9 +29,9 @@ export function exportEntries(
 
 /**
  * Adds the export folders to a folder's entries, replacing entries of the
- * same name. An index's folder shows its chosen platform's files, whose
- * `oci/` and `_referrers/` would be that platform's, so the index's own win,
- * while the platform's `docker-archive/` stays, since an index has none.
+ * same name. An index's folder shows its chosen platform's files, and the
+ * index's own `oci/` and `_referrers/` replace that platform's. The
+ * platform's `docker-archive/` stays, because an index has none of its own.
  */
 export function withExportEntries(entries: readonly TreeNode[], exports: readonly TreeNode[]) {
   const replaced = new Set(exports.map((node) => node.info.name));

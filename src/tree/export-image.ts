@@ -32,7 +32,10 @@ export async function exportImageOf(
     descriptor,
     index: indexes[position]!,
   }));
-  return { config: { digest: manifest.config.digest, content: blobPart(location, manifest.config) }, layers };
+  return {
+    config: { digest: manifest.config.digest, content: blobPart(location, manifest.config) },
+    layers,
+  };
 }
 
 /**
@@ -61,11 +64,14 @@ export async function convertedSchema1Of(
     const index = indexes[position]!;
     return { descriptor: { ...descriptor, size: index.compressedSize }, index };
   });
-  const config = { digest: converted.configDescriptor.digest, content: bytesPart(converted.config) };
+  const config = {
+    digest: converted.configDescriptor.digest,
+    content: bytesPart(converted.config),
+  };
   return { converted, image: { config, layers } };
 }
 
-/** The raw bytes of a blob, downloaded into the cache on first read. */
+/** Makes a part of a blob's raw bytes, downloaded into the cache on first read. */
 export function blobPart(location: ImageLocation, descriptor: Descriptor): ContentPart {
   const { context, source, repository } = location;
   return {
@@ -77,7 +83,7 @@ export function blobPart(location: ImageLocation, descriptor: Descriptor): Conte
   };
 }
 
-/** A layer's uncompressed tar, read from the cache where its indexing pass left it. */
+/** Makes a part of a layer's uncompressed tar stream, read through the layer store. */
 export function layerTarPart(location: ImageLocation, index: LayerIndex): ContentPart {
   return {
     size: index.uncompressedSize,

@@ -1,6 +1,6 @@
 /**
- * What an image folder shows, for the header of its browser page. Every
- * string comes from a registry or an image, so renderers must escape it.
+ * The summary of an image folder that heads its browser page. Every string
+ * comes from a registry or an image, so renderers must escape it.
  */
 export interface FolderDescription {
   /** The manifest kind behind the folder. */
@@ -11,7 +11,7 @@ export interface FolderDescription {
   digest: string;
   /** The manifest's media type. */
   mediaType: string;
-  /** `os/architecture[/variant]` from the config, or from the index entry when the config has none. */
+  /** `os/architecture[/variant]`, from the config. */
   platform?: string;
   /** Bytes of the config and every layer, compressed, as the registry stores them. */
   totalSize?: number;
@@ -31,8 +31,8 @@ export interface FolderDescription {
   layers: LayerSummary[];
   /** An index's entries, in the order of the index. */
   entries: IndexEntrySummary[];
-  /** For an index: the entry its folder also shows, chosen by the served platform. */
-  shown?: FolderDescription;
+  /** For an index: the image whose files its folder also shows, chosen by `--platform`. */
+  platformImage?: FolderDescription;
 }
 
 /** One layer of an image folder, with the history line that made it. */

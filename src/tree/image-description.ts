@@ -48,7 +48,12 @@ export async function describeImageFolder(
     const childParsed = parseManifest(child, location.repository);
     if (childParsed.kind !== "index") {
       const childReference = `${location.source.name}/${location.repository}@${child.digest}`;
-      description.shown = await describeManifest(location, child, childParsed, childReference);
+      description.platformImage = await describeManifest(
+        location,
+        child,
+        childParsed,
+        childReference,
+      );
     }
   }
   return description;
@@ -78,7 +83,10 @@ async function describeManifest(
     layerSummary(offset + 1, layer, parsed.kind !== "artifact", config?.layerHistory[offset]),
   );
   if (parsed.kind !== "schema1") {
-    description.totalSize = parsed.layers.reduce((sum, layer) => sum + layer.size, parsed.config.size);
+    description.totalSize = parsed.layers.reduce(
+      (sum, layer) => sum + layer.size,
+      parsed.config.size,
+    );
   }
   if (parsed.kind === "artifact" && parsed.artifactType) {
     description.artifactType = parsed.artifactType;

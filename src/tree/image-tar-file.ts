@@ -3,9 +3,20 @@ import type { Readable } from "node:stream";
 import { computeDigest } from "../reference/digest.js";
 import { buildDockerArchive, type DockerArchive } from "../export/docker-archive.js";
 import type { ImageManifest, Schema1Manifest } from "../manifest/manifest-types.js";
-import { convertedSchema1Of, exportImageOf, layerTarPart, type ExportImage } from "./export-image.js";
+import {
+  convertedSchema1Of,
+  exportImageOf,
+  layerTarPart,
+  type ExportImage,
+} from "./export-image.js";
 import type { ImageLocation } from "./image-folder.js";
-import { fileInfo, folderInfo, type FileNode, type FolderNode, type TreeNode } from "./tree-node.js";
+import {
+  fileInfo,
+  folderInfo,
+  type FileNode,
+  type FolderNode,
+  type TreeNode,
+} from "./tree-node.js";
 import type { ByteRange } from "./virtual-tree.js";
 
 export const DOCKER_ARCHIVE_FOLDER = "docker-archive";
@@ -18,9 +29,9 @@ export const IMAGE_TAR_FILE = "image.tar";
 const ARCHIVE_LAYOUT_VERSION = 1;
 
 /**
- * `docker-archive/`: holds `image.tar`, the image as a `docker load`
+ * `docker-archive/`: contains `image.tar`, the image as a `docker load`
  * archive. Its size needs every layer's uncompressed size, which only an
- * indexing pass gives, so it sits in a folder of its own: listing the image
+ * indexing pass finds, so it sits in a folder of its own. Listing the image
  * folder costs nothing, while listing this folder, or opening image.tar,
  * downloads and indexes every layer once, as `rootfs/` does.
  */
@@ -50,9 +61,10 @@ export class DockerArchiveFolder implements FolderNode {
 }
 
 /**
- * The archive's RepoTags: the folder's tag as `registry/repository:tag`. A
- * folder opened by digest has no tag, and a repo@digest name would make
- * docker load fail ("invalid tag"), so its archive loads untagged.
+ * Returns the archive's RepoTags: the folder's tag as
+ * `registry/repository:tag`. A folder opened by digest has no tag, and a
+ * repo@digest name would make docker load fail ("invalid tag"), so its
+ * archive loads untagged.
  */
 export function repoTagsOf(location: ImageLocation): string[] {
   if (location.tag === undefined) return [];
@@ -70,7 +82,7 @@ function archiveOf(location: ImageLocation, image: ExportImage): DockerArchive {
   });
 }
 
-/** `image.tar`: the archive's bytes, built on each read from the cached blobs and layer tars. */
+/** `image.tar`: the archive's bytes, assembled on each read from the config blob and the layers. */
 class ImageTarFile implements FileNode {
   readonly info;
 

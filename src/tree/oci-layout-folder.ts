@@ -10,14 +10,14 @@ import { folderInfo, StaticFolder, type FolderNode, type TreeNode } from "./tree
 
 export const OCI_LAYOUT_FOLDER = "oci";
 
-/** Deepest nesting of indexes followed; real images nest one or two levels. */
+/** Maximum nesting of indexes followed. Real images nest one or two levels. */
 const MAX_INDEX_DEPTH = 8;
 
 /**
  * `oci/`: the manifest as an OCI image layout folder, for `skopeo copy
  * oci:PATH:TAG`, `umoci` or `oras`. Manifests are the exact bytes the
  * registry served and blobs its exact blobs, so digests are preserved. For
- * an index the layout holds every platform's manifest and blobs.
+ * an index the layout contains every platform's manifest and blobs.
  *
  * A schema 1 manifest has no OCI form in the registry: its layout holds the
  * OCI manifest and config that regdav converts it to, with digests of their
@@ -74,7 +74,7 @@ export class OciLayoutFolder implements FolderNode {
 /** Files of a layout's blobs, by digest, each made once. */
 type BlobNodes = Map<string, (name: string) => TreeNode>;
 
-/** Returns one folder per digest algorithm in use (`sha256/`), holding the blobs as files. */
+/** Returns one folder per digest algorithm in use (`sha256/`), with the blobs as files. */
 async function layoutBlobs(
   location: ImageLocation,
   manifest: FetchedManifest,
@@ -110,13 +110,17 @@ async function collectBlobs(
 
   addBytes(blobs, manifest.digest, manifest.bytes);
   if (parsed.kind !== "index") {
-    for (const descriptor of [parsed.config, ...parsed.layers]) addBlob(location, blobs, descriptor);
+    for (const descriptor of [parsed.config, ...parsed.layers])
+      addBlob(location, blobs, descriptor);
     return;
   }
 
   if (depth >= MAX_INDEX_DEPTH) {
-    const message = `index ${manifest.digest} of ${location.repository}: indexes nest deeper than ${MAX_INDEX_DEPTH} levels`;
-    throw new RegdavError("INVALID_MANIFEST", message);
+    const where = `index ${manifest.digest} of ${location.repository}`;
+    throw new RegdavError(
+      "INVALID_MANIFEST",
+      `${where}: indexes nest deeper than ${MAX_INDEX_DEPTH} levels`,
+    );
   }
   const children = await Promise.all(
     parsed.manifests.map((entry) => location.source.getManifest(location.repository, entry.digest)),
@@ -138,5 +142,8 @@ function addBlob(
 ): void {
   if (blobs.has(descriptor.digest)) return;
   const { context, source, repository } = location;
-  blobs.set(descriptor.digest, (name) => new BlobFile(name, context, source, repository, descriptor));
+  blobs.set(
+    descriptor.digest,
+    (name) => new BlobFile(name, context, source, repository, descriptor),
+  );
 }

@@ -5,15 +5,15 @@ import { listReferrers } from "./referrers-lookup.js";
 
 export const REFERRERS_FOLDER = "_referrers";
 
-/** Longest type part of a referrer's folder name, in characters. */
+/** Maximum length of the type part of a referrer's folder name, in characters. */
 const MAX_TYPE_LENGTH = 64;
 
 /**
  * `_referrers/`: one folder per manifest whose subject is this folder's
  * manifest, such as a signature, an SBOM or an attestation, each shown as
- * an image folder. Listing it asks the registry once, with the referrers
- * API or the referrers tag; a referrer's manifest is fetched when its
- * folder is opened.
+ * an image folder. Listing it sends one request, to the referrers API or for
+ * the referrers tag. A referrer's manifest is fetched when its folder is
+ * opened.
  */
 export class ReferrersFolder extends ListedFolder {
   readonly info = folderInfo(REFERRERS_FOLDER);
@@ -35,7 +35,7 @@ export class ReferrersFolder extends ListedFolder {
     });
   }
 
-  /** A referrer is named by digest, not by a tag, so its folder has no tag for RepoTags. */
+  /** Opens a referrer's image folder, without a tag, because a referrer is known by digest only. */
   private async openReferrer(digest: string, name: string): Promise<TreeNode> {
     const { context, source, repository } = this.location;
     const manifest = await source.getManifest(repository, digest);
@@ -44,15 +44,17 @@ export class ReferrersFolder extends ListedFolder {
 }
 
 /**
- * Names referrer folders by type and digest: the artifactType, else the
- * media type, without an `application/` prefix, lowercased, with every
- * character other than letters, digits, `.`, `_` and `-` turned into `-`,
- * then `-` and 12 hex digits of the digest, such as
- * `vnd.dev.cosign.artifact.sig.v1-json-1a2b3c4d5e6f`. Names that would
- * collide get the whole hex instead.
+ * Names referrer folders by type and digest, such as
+ * `vnd.dev.cosign.artifact.sig.v1-json-1a2b3c4d5e6f`. The type is the
+ * artifactType, else the media type, lowercased and without an
+ * `application/` prefix. Every character other than letters, digits, `.`,
+ * `_` and `-` becomes `-`. Then come `-` and 12 hex digits of the digest,
+ * or the whole hex where two names would collide.
  */
 export function referrerFolderNames(referrers: readonly Descriptor[]): string[] {
-  const short = referrers.map((referrer) => `${typeLabel(referrer)}-${hexOf(referrer).slice(0, 12)}`);
+  const short = referrers.map(
+    (referrer) => `${typeLabel(referrer)}-${hexOf(referrer).slice(0, 12)}`,
+  );
   return short.map((name, position) => {
     const collides = short.indexOf(name) !== position || short.lastIndexOf(name) !== position;
     return collides ? `${typeLabel(referrers[position]!)}-${hexOf(referrers[position]!)}` : name;

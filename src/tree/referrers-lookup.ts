@@ -8,17 +8,18 @@ import { parseDigest } from "../reference/digest.js";
 import { canListReferrers } from "../source/image-source.js";
 import type { SourceCache } from "../cache/source-cache.js";
 
-/** How long a list of referrers is reused; new signatures and SBOMs appear after at most this. */
+/** How long a list of referrers is reused: a new signature or SBOM shows up after at most this. */
 const REFERRERS_TTL_MS = 30_000;
 
 const lists = new LRUCache<string, Promise<Descriptor[]>>({ max: 1000, ttl: REFERRERS_TTL_MS });
 
 /**
- * Returns the manifests whose subject is `digest`: from the referrers API
- * where the source has it, else from the image index tagged with the
- * referrers tag schema (`sha256-<hex>`), which the distribution spec makes
- * clients maintain for registries without the API. No such tag means no
- * referrers. Concurrent and repeated calls within 30 s share one lookup.
+ * Returns the manifests whose subject is `digest`. They come from the
+ * referrers API where the source has it, else from the image index tagged
+ * with the referrers tag schema (`sha256-<hex>`), which the distribution
+ * spec has clients maintain for registries without the API. No such tag
+ * means no referrers. Concurrent and repeated calls within 30 s share one
+ * lookup.
  */
 export function listReferrers(
   source: SourceCache,

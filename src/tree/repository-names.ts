@@ -56,8 +56,8 @@ const FILE_MANAGER_PROBES = new Set([
 
 /**
  * Whether a name is one of the files that Finder, Explorer, desktop file
- * managers and browsers probe for (`._name` resource forks included),
- * answered 404 at once so the probe never reaches a registry.
+ * managers and browsers probe for (`._name` resource forks included). Each
+ * gets a 404 at once, so the probe never reaches a registry.
  */
 export function isFileManagerProbe(name: string): boolean {
   return name.startsWith("._") || FILE_MANAGER_PROBES.has(name.toLowerCase());

@@ -26,14 +26,17 @@ export function renderFolderListing(
     .map((child) => rowOf(segments, child));
   if (segments.length > 0) {
     const parent = `<a href="${escapeHtml(encodePathHref(segments.slice(0, -1), true))}">../</a>`;
-    rows.unshift(`<tr><td class="name">${parent}</td><td></td><td class="wide"></td><td></td></tr>`);
+    rows.unshift(
+      `<tr><td class="name">${parent}</td><td></td><td class="wide"></td><td></td></tr>`,
+    );
   }
 
   const body = [
     description ? renderImageHeader(description, segments) : "",
     '<input type="search" id="filter" placeholder="Filter names" aria-label="Filter names" hidden>',
     '<table id="entries">',
-    '<thead><tr><th>Name</th><th class="size">Size</th><th class="wide">Modified</th><th>Type</th></tr></thead>',
+    '<thead><tr><th>Name</th><th class="size">Size</th><th class="wide">Modified</th>' +
+      "<th>Type</th></tr></thead>",
     "<tbody>",
     ...rows,
     "</tbody></table>",

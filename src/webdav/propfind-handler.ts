@@ -2,7 +2,7 @@ import { notFound, RegdavError } from "../errors.js";
 import type { NodeInfo } from "../tree/virtual-tree.js";
 import { NodeLookup } from "./node-lookup.js";
 import { readBoundedBody } from "./request-body.js";
-import { PROPFIND_BODY_LIMIT } from "./request-guards.js";
+import { checkPropfindElements, PROPFIND_BODY_LIMIT } from "./request-guards.js";
 import type { ShareRequest } from "./share-request.js";
 
 /**
@@ -12,14 +12,16 @@ import type { ShareRequest } from "./share-request.js";
  * instead of webdav-server's bare 500.
  */
 export async function servePropfind(share: ShareRequest): Promise<void> {
-  const body = await readBoundedBody(share.request, share.response, PROPFIND_BODY_LIMIT);
+  const bytes = await readBoundedBody(share.request, share.response, PROPFIND_BODY_LIMIT);
+  const body = bytes.toString("utf8");
+  checkPropfindElements(body);
   const lookup = new NodeLookup(share.tree);
   await fetchTarget(share, lookup);
 
   const outcome = await share.propfind.run({
     segments: share.segments,
     depth: share.depth,
-    body: body.toString("utf8"),
+    body,
     lookup,
   });
   const failure = lookup.failureFor(outcome.status);

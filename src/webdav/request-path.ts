@@ -17,10 +17,11 @@ export interface RequestPath {
 /**
  * Decodes the path of an HTTP request target into segments. Throws
  * RegdavError BAD_REQUEST, naming the problem, for invalid percent-encoding,
- * bytes that are not UTF-8, dot segments, encoded slashes, backslashes,
+ * bytes that are not UTF-8, `..` segments, encoded slashes, backslashes,
  * control characters, a raw `#` or non-ASCII character, and paths over MAX_PATH_BYTES or
- * MAX_PATH_SEGMENTS. The query string is ignored and empty segments (`//`)
- * are dropped.
+ * MAX_PATH_SEGMENTS. The query string is ignored, and empty segments (`//`)
+ * and `.` segments are dropped: rclone writes `/./127.0.0.1:5000/` so that
+ * a first segment with a colon is not read as a URL scheme.
  */
 export function parseRequestPath(target: string): RequestPath {
   const path = withoutQuery(withoutOrigin(target));
@@ -43,7 +44,7 @@ export function parseRequestPath(target: string): RequestPath {
   }
 
   return {
-    segments: encodedSegments.map(decodeSegment),
+    segments: encodedSegments.map(decodeSegment).filter((segment) => segment !== "."),
     trailingSlash: path.length > 1 && path.endsWith("/"),
   };
 }
@@ -72,6 +73,7 @@ function decodeSegment(encoded: string): string {
     throw invalidPath(`segment ${quote(encoded)} is not valid UTF-8 once decoded`);
   }
 
+  if (decoded === ".") return decoded;
   const problem = segmentProblem(decoded);
   if (problem !== undefined) throw invalidPath(`segment ${quote(encoded)} ${problem}`);
   return decoded;

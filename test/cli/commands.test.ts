@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -186,6 +187,30 @@ describe("regdav ls, cat and find", () => {
       });
     });
 
+    it("work with ls, find and cp", async () => {
+      const folders = spellings().map((path) => path.replace(/\/etc\/(\.\.\/etc\/\.\/)?os-release$/, "/etc/ssl"));
+      const scratch = await makeTempDir("cli-spellings");
+      try {
+        const runs = folders.map(async (path, position) => {
+          const target = join(scratch.path, String(position));
+          const [listing, found, copied] = await Promise.all([
+            run("ls", path),
+            run("find", path, "-type", "f"),
+            run("cp", path, target),
+          ]);
+          return { path, target, listing, found, copied };
+        });
+        for (const { path, target, listing, found, copied } of await Promise.all(runs)) {
+          expect(text(listing), `ls ${path}: ${listing.stderr}`).toBe("certs\nlinks\n");
+          expect(text(found), `find ${path}: ${found.stderr}`).toBe(`${path}/certs/ca.pem\n${path}/links/ca.pem\n`);
+          expect(copied.code, `cp ${path}: ${copied.stderr}`).toBe(0);
+          expect((await readdir(target)).sort(), `cp ${path}`).toEqual(["certs", "links"]);
+        }
+      } finally {
+        await scratch.remove();
+      }
+    });
+
     it("list the image folder by digest", async () => {
       const result = await run("ls", `${host}/team/app@${fixture.app.digest}`);
       expectSuccess(result);
@@ -235,10 +260,10 @@ describe("regdav ls, cat and find", () => {
       const app = fixture.app;
       const base = `${host}/team/app:v1`;
       const manifest = await run("cat", `/${host}/team/app/_tags/v1/manifest.json`);
-      expect(manifest.stdout.equals(app.manifest.bytes)).toBe(true);
+      expect(manifest.stdout.equals(app.manifest.bytes), manifest.stderr).toBe(true);
 
       const blob = await run("cat", `${host}/team/app/_blobs/${app.layers[1]!.digest}`);
-      expect(blob.stdout.equals(app.layers[1]!.bytes)).toBe(true);
+      expect(blob.stdout.equals(app.layers[1]!.bytes), blob.stderr).toBe(true);
 
       const big = await run("cat", `${base}:/data/big.bin`);
       expectSuccess(big);
@@ -246,10 +271,10 @@ describe("regdav ls, cat and find", () => {
 
       // The registry signs a schema 1 manifest anew for every request, so only the payload is stable.
       const legacy = await run("cat", `${host}/legacy/app/_tags/old/manifest.json`);
-      expect(extractSchema1Payload(legacy.stdout).equals(fixture.legacy.payload)).toBe(true);
+      expect(extractSchema1Payload(legacy.stdout).equals(fixture.legacy.payload), legacy.stderr).toBe(true);
 
       const artifact = await run("cat", `${host}/team/artifact/_tags/v1/manifest.json`);
-      expect(artifact.stdout.equals(fixture.artifact.manifest.bytes)).toBe(true);
+      expect(artifact.stdout.equals(fixture.artifact.manifest.bytes), artifact.stderr).toBe(true);
     });
 
     it("writes several files in order", async () => {
@@ -401,7 +426,7 @@ describe("regdav ls, cat and find", () => {
   });
 });
 
-/** Runs a bash script with one argument and returns its stdout; rejects on a non-zero exit. */
+/** Runs a bash script with one argument and returns its stdout. Rejects on a non-zero exit. */
 function runShell(script: string, argument: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn("bash", ["-c", script, "bash", argument], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
@@ -410,6 +435,9 @@ function runShell(script: string, argument: string): Promise<string> {
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
     child.once("error", reject);
-    child.once("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`bash exited ${code}: ${stderr}`))));
+    child.once("close", (code) => {
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`bash exited with code ${code}: ${stderr}`));
+    });
   });
 }

@@ -23,7 +23,7 @@ function folder(name: string): NodeInfo {
 
 /**
  * A tree whose folder `top` lists names that a hostile layer could carry.
- * Only the safe ones can be read; looking up any other path fails the test.
+ * Every lookup is recorded, so a test can check that no unsafe name is used.
  */
 class HostileTree implements VirtualTree {
   readonly lookups: string[] = [];

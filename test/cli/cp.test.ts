@@ -50,7 +50,10 @@ async function walkCopy(root: string, prefix: string): Promise<CopiedEntry[]> {
   });
 }
 
-const byPath = (a: CopiedEntry, b: CopiedEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+function byPath(a: CopiedEntry, b: CopiedEntry): number {
+  if (a.path === b.path) return 0;
+  return a.path < b.path ? -1 : 1;
+}
 
 describe("regdav cp", () => {
   let fixture: CliFixture;

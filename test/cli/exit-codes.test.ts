@@ -90,7 +90,8 @@ describe("regdav exit codes", () => {
         expect(result.stdout.toString()).toMatch(new RegExp(`^Usage: regdav ${command} `));
       }
       const top = await runRegdav(["--help"]);
-      expect(top.stdout.toString()).toMatch(/^ {2}ls {4}/m);
+      expect(top.stdout.toString()).toMatch(/^ {2}ls +list a folder/m);
+      expect(top.stdout.toString()).toMatch(/^ {2}cp +copy a file/m);
     });
   });
 

@@ -78,8 +78,8 @@ describe("progress line", () => {
     const args = ["cat", `${fixture.host}/team/app:v1:/nope`, "--cache-dir", join(cache.path, "cache")];
     const { terminal, code } = await runOnTerminal(args, join(cache.path, "out"));
     expect(code).toBe(1);
-    const errorLine = terminal.split(/\r?\n/).find((line) => line.includes("regdav: "));
-    expect(errorLine).toBeDefined();
-    expect(errorLine!.replace(/^.*\r\x1b\[2K/, "")).toMatch(/^regdav: .*nope.*not found$/);
+    // Everything up to the last erase is progress. The error line must follow an erase, whole.
+    const afterLastErase = terminal.slice(terminal.lastIndexOf("\r\x1b[2K") + "\r\x1b[2K".length);
+    expect(afterLastErase).toMatch(/^regdav: [^\r\n]*nope[^\r\n]*not found\r?\n?$/);
   });
 });

@@ -124,7 +124,8 @@ describe("JSON pages", () => {
   });
 
   it("index.json links manifest folders", async () => {
-    const url = `${fixture.regdav.url}${fixture.registryName}/${MULTI_REPOSITORY}/_tags/latest/index.json`;
+    const tag = `${fixture.registryName}/${MULTI_REPOSITORY}/_tags/latest`;
+    const url = `${fixture.regdav.url}${tag}/index.json`;
     const html = (await get(url, asBrowser)).body.toString();
     for (const digest of fixture.multi.platformDigests) {
       const hex = digest.slice("sha256:".length);

@@ -69,7 +69,9 @@ describe("Chromium", () => {
       await clickLink(name);
     }
     const header = page.locator("section.image");
-    await expect.poll(() => header.textContent()).toContain(`${fixture.registryName}/clients/app:v1`);
+    await expect
+      .poll(() => header.textContent())
+      .toContain(`${fixture.registryName}/clients/app:v1`);
     const text = (await header.textContent()) ?? "";
     expect(text).toContain(fixture.app.digest);
     expect(text).toContain("linux/amd64");
@@ -78,12 +80,15 @@ describe("Chromium", () => {
 
     await page.screenshot({ path: join(ARTIFACTS, "browser-image-folder.png"), fullPage: true });
     if (UPDATE_DOCS_SCREENSHOT) {
-      await copyFile(join(ARTIFACTS, "browser-image-folder.png"), join(repoRoot, "docs", "browser.png"));
+      await copyFile(
+        join(ARTIFACTS, "browser-image-folder.png"),
+        join(repoRoot, "docs", "browser.png"),
+      );
     }
   });
 
   it("history link opens the config entry", async () => {
-    await clickLink('COPY app.conf hello /');
+    await clickLink("COPY app.conf hello /");
     expect(new URL(page.url()).hash).toBe("#history-2");
     expect(await page.locator("#history-2").textContent()).toContain("COPY app.conf hello /");
     await page.goBack();
@@ -116,7 +121,8 @@ describe("Chromium", () => {
   });
 
   it("follows a digest link in an index", async () => {
-    const index = `${fixture.regdav.url}${fixture.registryName}/${MULTI_REPOSITORY}/_tags/latest/index.json`;
+    const tag = `${fixture.registryName}/${MULTI_REPOSITORY}/_tags/latest`;
+    const index = `${fixture.regdav.url}${tag}/index.json`;
     await page.goto(index);
     const [arm64] = fixture.multi.platformDigests.slice(1);
     await page.screenshot({ path: join(ARTIFACTS, "browser-index-json.png"), fullPage: true });
@@ -133,7 +139,8 @@ describe("Chromium", () => {
   it("reads well at phone width", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(fixture.appUrl);
-    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    // A string, because the tests compile without the DOM types.
+    const width = await page.evaluate<number>("document.documentElement.scrollWidth");
     expect(width).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(ARTIFACTS, "browser-phone.png"), fullPage: true });
   });

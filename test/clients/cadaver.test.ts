@@ -4,7 +4,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { makeTempDir, requireTool, runCommand, type TempDir } from "../harness/tools.js";
-import { APP_REPOSITORY, OS_RELEASE, startClientFixture, type ClientFixture } from "./client-fixture.js";
+import {
+  APP_REPOSITORY,
+  OS_RELEASE,
+  startClientFixture,
+  type ClientFixture,
+} from "./client-fixture.js";
 
 /** Runs Debian's cadaver 0.24 with commands on its standard input, as a person would type them. */
 

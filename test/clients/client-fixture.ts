@@ -122,7 +122,11 @@ async function pushMultiPlatform(host: string) {
     const layer = await makeLayer([
       { type: "file", path: "etc/arch", content: `${platform.architecture}\n` },
     ]);
-    images.push({ platform, layers: [layer], config: makeImageConfig({ layers: [layer], platform }) });
+    images.push({
+      platform,
+      layers: [layer],
+      config: makeImageConfig({ layers: [layer], platform }),
+    });
   }
   const pushed = await pushIndex(host, MULTI_REPOSITORY, "latest", { images, format: "oci" });
   return { digest: pushed.digest, platformDigests: pushed.images.map((image) => image.digest) };

@@ -12,16 +12,23 @@ import {
 } from "./client-fixture.js";
 
 /**
- * What Finder and Explorer need from a WebDAV server, checked at the
- * protocol level since neither runs here: class 1 only (Finder then mounts
- * read-only), OPTIONS on every folder, quick 404s for the files they probe
- * for, and names sent decomposed by macOS matching precomposed names.
+ * Checks at the protocol level what Finder and Explorer need, since neither
+ * runs here. They need class 1 only, so that Finder mounts read-only, and
+ * OPTIONS on every folder. They also need quick 404s for the files they
+ * probe for, and names that macOS sends decomposed must match precomposed ones.
  */
 
 /** The names Finder, Explorer and Windows thumbnails look up in every folder they open. */
-const PROBES = ["._manifest.json", ".DS_Store", "desktop.ini", "Thumbs.db", "thumbs.db", "Backups.backupdb"];
+const PROBES = [
+  "._manifest.json",
+  ".DS_Store",
+  "desktop.ini",
+  "Thumbs.db",
+  "thumbs.db",
+  "Backups.backupdb",
+];
 
-/** A probe must be answered within this many milliseconds; a registry round trip takes longer. */
+/** Max milliseconds for a probe's two requests, which need no registry request. */
 const PROBE_TIME_LIMIT_MS = 500;
 
 let fixture: ClientFixture;
@@ -118,13 +125,17 @@ describe("file manager probes", () => {
 
 describe("Unicode normalization", () => {
   it("decomposed name finds the precomposed file", async () => {
-    const response = await fetch(`${fixture.appUrl}rootfs/etc/${encodeURIComponent(DECOMPOSED_NAME)}`);
+    const response = await fetch(
+      `${fixture.appUrl}rootfs/etc/${encodeURIComponent(DECOMPOSED_NAME)}`,
+    );
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("accent\n");
   });
 
   it("precomposed name still matches exactly", async () => {
-    const response = await fetch(`${fixture.appUrl}rootfs/etc/${encodeURIComponent(PRECOMPOSED_NAME)}`);
+    const response = await fetch(
+      `${fixture.appUrl}rootfs/etc/${encodeURIComponent(PRECOMPOSED_NAME)}`,
+    );
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("accent\n");
   });
@@ -139,7 +150,9 @@ describe("Unicode normalization", () => {
   });
 
   it("unknown decomposed name is 404", async () => {
-    const response = await fetch(`${fixture.appUrl}rootfs/etc/${encodeURIComponent("nai\u0308ve.txt")}`);
+    const response = await fetch(
+      `${fixture.appUrl}rootfs/etc/${encodeURIComponent("nai\u0308ve.txt")}`,
+    );
     expect(response.status).toBe(404);
     await response.arrayBuffer();
   });

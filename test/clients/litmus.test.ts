@@ -25,7 +25,7 @@ interface GroupResult {
 /**
  * The checks that fail against webdav-server 2.6.3's own file system.
  * mkcol_with_body: it accepts MKCOL with a body. propfind_invalid and
- * propfind_invalid2: it answers 207 to a malformed PROPFIND body instead
+ * propfind_invalid2: it returns 207 for a malformed PROPFIND body instead
  * of 400. The propget checks: PROPPATCH with several properties throws
  * inside webdav-server after responding, so the next request on that
  * connection fails, and it rewrites property namespaces that end in `/`.

@@ -60,7 +60,8 @@ const cases: ArchiveCase[] = [
     label: "schema1 image",
     folder: "export/schema1/_tags/v1",
     repoTags: (host) => [`${host}/export/schema1:v1`],
-    layers: (images) => images.schema1.layers.filter((layer) => !layer.throwaway).map((layer) => layer.layer),
+    layers: (images) =>
+      images.schema1.layers.filter((layer) => !layer.throwaway).map((layer) => layer.layer),
   },
   {
     label: "index platform folder",
@@ -85,18 +86,14 @@ describe("docker-archive export", () => {
   let workDir: TempDir;
 
   const url = (path: string) => `${regdav.url}${encodePath(`${registry.host}/${path}`)}`;
-  // The mount's root is the registry folder, so paths below it start with a
-  // segment without a colon.
-  // NOTE: mounted at the share's root, rclone 1.60 requests `/./127.0.0.1:PORT/`
-  // for the registry folder, and regdav rejects the `.` segment with 400.
-  const mounted = (path: string) => join(mountDir.path, path);
+  const mounted = (path: string) => join(mountDir.path, registry.host, path);
 
   beforeAll(async () => {
     registry = await startRegistry({ schema1: true });
     images = await pushExportImages(registry.host);
     regdav = await startRegdav(["--registry", registry.host, "--log-level", "debug"]);
     mountDir = await makeTempDir("export-mount");
-    mount = await mountWithRclone(`${regdav.url}${encodeURIComponent(registry.host)}/`, mountDir.path);
+    mount = await mountWithRclone(regdav.url, mountDir.path);
     workDir = await makeTempDir("export-work");
   });
 
@@ -180,7 +177,11 @@ describe("docker-archive export", () => {
 
       it("skopeo copies it to an OCI layout", async () => {
         const layoutDir = join(workDir.path, `${archiveCase.label.replace(/\W+/g, "-")}-layout`);
-        await runSkopeo([], "copy", ["--quiet", `docker-archive:${archivePath}`, `oci:${layoutDir}:copied`]);
+        await runSkopeo([], "copy", [
+          "--quiet",
+          `docker-archive:${archivePath}`,
+          `oci:${layoutDir}:copied`,
+        ]);
         const { bytes } = await readLayoutManifest(layoutDir, "copied");
         const manifest = JSON.parse(bytes.toString()) as { layers: unknown[] };
         expect(manifest.layers).toHaveLength(expectedLayers.length);
@@ -202,7 +203,9 @@ describe("docker-archive export", () => {
 
   it("digest folder archive has no RepoTags", async () => {
     const hex = images.oci.pushed.digest.slice("sha256:".length);
-    const archive = await getBytes(url(`export/oci/_manifests/sha256/${hex}/docker-archive/image.tar`));
+    const archive = await getBytes(
+      url(`export/oci/_manifests/sha256/${hex}/docker-archive/image.tar`),
+    );
     const archivePath = join(workDir.path, "by-digest.tar");
     await writeFile(archivePath, archive);
 

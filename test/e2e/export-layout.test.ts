@@ -52,7 +52,9 @@ async function umociTree(layoutDir: string, ref: string, bundleDir: string): Pro
 }
 
 async function sha256File(path: string): Promise<string> {
-  return `sha256:${createHash("sha256").update(await readFile(path)).digest("hex")}`;
+  return `sha256:${createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex")}`;
 }
 
 describe("oci layout export", () => {
@@ -64,10 +66,7 @@ describe("oci layout export", () => {
   let mount: RcloneMount;
   let workDir: TempDir;
 
-  // NOTE: mounted at the share's root, rclone 1.60 requests `/./127.0.0.1:PORT/`
-  // for the registry folder, and regdav rejects the `.` segment with 400, so
-  // the mount's root is the registry folder.
-  const mounted = (path: string) => join(mountDir.path, path);
+  const mounted = (path: string) => join(mountDir.path, registry.host, path);
   const url = (path: string) => `${regdav.url}${encodePath(`${registry.host}/${path}`)}`;
   const work = (name: string) => join(workDir.path, name);
 
@@ -95,7 +94,7 @@ describe("oci layout export", () => {
     images = await pushExportImages(registry.host);
     regdav = await startRegdav(["--registry", registry.host]);
     mountDir = await makeTempDir("layout-mount");
-    mount = await mountWithRclone(`${regdav.url}${encodeURIComponent(registry.host)}/`, mountDir.path);
+    mount = await mountWithRclone(regdav.url, mountDir.path);
     workDir = await makeTempDir("layout-work");
   });
 
@@ -138,7 +137,6 @@ describe("oci layout export", () => {
     it("pushed copy keeps the manifest digest", async () => {
       expect(await registryDigest(target, "copied/oci", "v1")).toBe(images.oci.pushed.digest);
     });
-
   });
 
   // umoci 0.4.7 rejects zstd layers, so umoci unpacks a platform of the index,

@@ -4,11 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { sha256Digest } from "../harness/image-builder.js";
-import {
-  pushRegclientFixtures,
-  regclientLayoutDir,
-  regclientRepository,
-} from "../harness/push.js";
+import { pushRegclientFixtures, regclientLayoutDir, regclientRepository } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { davRequest, encodePath, getBytes, listEntries, listNames } from "./dav-client.js";
@@ -39,7 +35,9 @@ function readReferrersTags(): { subject: string; referrers: string[] }[] {
     const tag = entry.annotations?.["org.opencontainers.image.ref.name"];
     const hex = /^sha256-([0-9a-f]{64})$/.exec(tag ?? "")?.[1];
     if (hex === undefined) continue;
-    const list = JSON.parse(readFixtureBlob(entry.digest).toString()) as { manifests?: LayoutEntry[] };
+    const list = JSON.parse(readFixtureBlob(entry.digest).toString()) as {
+      manifests?: LayoutEntry[];
+    };
     const referrers = (list.manifests ?? []).map((referrer) => referrer.digest);
     subjects.push({ subject: `sha256:${hex}`, referrers });
   }
@@ -52,7 +50,8 @@ describe("referrers of regclient fixtures", () => {
   let registry: TestRegistry;
   let regdav: RegdavProcess;
 
-  const repositoryUrl = () => `${regdav.url}${encodePath(`${registry.host}/${regclientRepository}`)}/`;
+  const repositoryUrl = () =>
+    `${regdav.url}${encodePath(`${registry.host}/${regclientRepository}`)}/`;
   const digestUrl = (digest: string, path = "") =>
     `${repositoryUrl()}_manifests/sha256/${digest.slice("sha256:".length)}/${encodePath(path)}`;
 
@@ -84,9 +83,9 @@ describe("referrers of regclient fixtures", () => {
       expect(entries).toHaveLength(new Set(referrers).size);
       expect(entries.every((entry) => entry.isFolder)).toBe(true);
 
-      const shown = entries.map((entry) => entry.name.slice(-12)).sort();
+      const shortHexes = entries.map((entry) => entry.name.slice(-12)).sort();
       const expected = [...new Set(referrers)].map((digest) => digest.slice(-64, -52)).sort();
-      expect(shown).toEqual(expected);
+      expect(shortHexes).toEqual(expected);
     });
 
     it(`referrer folders of ${subject.slice(0, 19)} open`, async () => {

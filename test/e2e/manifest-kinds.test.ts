@@ -27,6 +27,7 @@ import {
   listNames,
   statEntry,
 } from "./dav-client.js";
+import { artifactFolderNames, imageFolderNames } from "./folder-names.js";
 
 interface Schema1Signature {
   header: { jwk: JsonWebKey; alg: string };
@@ -133,7 +134,7 @@ describe("manifest kinds", () => {
   describe("schema1", () => {
     it("tag folder lists the image files", async () => {
       const names = await listNames(legacy(""));
-      expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+      expect(names).toEqual(imageFolderNames);
     });
 
     // distribution 2.8 signs a schema1 manifest anew for every GET, so no
@@ -213,7 +214,7 @@ describe("manifest kinds", () => {
     const chartUrl = (path: string) => tagUrl("artifacts/chart", "1.0.0", path);
 
     it("artifactType manifest has no rootfs", async () => {
-      expect(await listNames(sbomUrl(""))).toEqual(["config.json", "layers", "manifest.json"]);
+      expect(await listNames(sbomUrl(""))).toEqual(artifactFolderNames);
       expect((await davRequest(sbomUrl("rootfs/"), "PROPFIND")).status).toBe(404);
     });
 
@@ -241,7 +242,7 @@ describe("manifest kinds", () => {
     });
 
     it("non-image config makes an artifact", async () => {
-      expect(await listNames(chartUrl(""))).toEqual(["config.json", "layers", "manifest.json"]);
+      expect(await listNames(chartUrl(""))).toEqual(artifactFolderNames);
       expect((await getBytes(chartUrl("config.json"))).equals(chart.config.bytes)).toBe(true);
     });
 

@@ -22,10 +22,14 @@ import {
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { davRequest, encodePath, getBytes, listEntries, listNames } from "./dav-client.js";
+import { imageFolderNames, imageSubfolders, indexFolderNames } from "./folder-names.js";
 
 const repository = "platforms/app";
 const amd64: Platform = { os: "linux", architecture: "amd64" };
 const arm64: Platform = { os: "linux", architecture: "arm64", variant: "v8" };
+
+/** The entry folders of the pushed indexes, one per platform and the attestation. */
+const platformFolders = ["attestation-linux-amd64", "linux-amd64", "linux-arm64-v8"];
 
 interface PushedIndexTag {
   index: ImageBlob;
@@ -130,28 +134,15 @@ describe("multi-platform tags", () => {
   for (const { tag, kind, format } of cases) {
     describe(kind, () => {
       it("tag folder holds the index and its platforms", async () => {
-        expect(await listNames(tagUrl(regdav, tag, ""))).toEqual([
-          "attestation-linux-amd64",
-          "config.json",
-          "index.json",
-          "layers",
-          "linux-amd64",
-          "linux-arm64-v8",
-          "manifest.json",
-          "rootfs",
-        ]);
+        expect(await listNames(tagUrl(regdav, tag, ""))).toEqual(
+          indexFolderNames(platformFolders, true),
+        );
       });
 
       it("platform entries are folders", async () => {
         const entries = await listEntries(tagUrl(regdav, tag, ""));
         const folders = entries.filter((entry) => entry.isFolder).map((entry) => entry.name);
-        expect(folders).toEqual([
-          "attestation-linux-amd64",
-          "layers",
-          "linux-amd64",
-          "linux-arm64-v8",
-          "rootfs",
-        ]);
+        expect(folders).toEqual([...platformFolders, ...imageSubfolders].sort());
       });
 
       it("index.json is the pushed index", async () => {
@@ -168,13 +159,13 @@ describe("multi-platform tags", () => {
 
       it("amd64 folder shows the amd64 image", async () => {
         const names = await listNames(tagUrl(regdav, tag, "linux-amd64/"));
-        expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+        expect(names).toEqual(imageFolderNames);
         expect(await text(tagUrl(regdav, tag, "linux-amd64/rootfs/etc/arch"))).toBe("amd64\n");
       });
 
       it("arm64 folder shows the arm64 image", async () => {
         const names = await listNames(tagUrl(regdav, tag, "linux-arm64-v8/"));
-        expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+        expect(names).toEqual(imageFolderNames);
         const arch = await text(tagUrl(regdav, tag, "linux-arm64-v8/rootfs/etc/arch"));
         expect(arch).toBe("arm64\n");
         const manifest = await getBytes(tagUrl(regdav, tag, "linux-arm64-v8/manifest.json"));
@@ -206,7 +197,7 @@ describe("multi-platform tags", () => {
 
   it("index without the wanted platform lists only its entries", async () => {
     const names = await listNames(tagUrl(regdav, "arm-only", ""));
-    expect(names).toEqual(["index.json", "linux-arm64-v8"]);
+    expect(names).toEqual(indexFolderNames(["linux-arm64-v8"], false));
     const response = await davRequest(tagUrl(regdav, "arm-only", "rootfs/etc/arch"));
     expect(response.status).toBe(404);
   });
@@ -220,15 +211,6 @@ describe("multi-platform tags", () => {
     const digest = pushed.get("multi")!.index.digest;
     const path = `${registry.host}/${repository}/_manifests/${digest}/`;
     const url = `${regdav.url}${encodePath(path)}`;
-    expect(await listNames(url)).toEqual([
-      "attestation-linux-amd64",
-      "config.json",
-      "index.json",
-      "layers",
-      "linux-amd64",
-      "linux-arm64-v8",
-      "manifest.json",
-      "rootfs",
-    ]);
+    expect(await listNames(url)).toEqual(indexFolderNames(platformFolders, true));
   });
 });

@@ -296,6 +296,22 @@ describe("private registry with token auth", () => {
     expect(response.body.toString()).toBe(fileText);
   });
 
+  it("refuses REGDAV_USERNAME for two registries", async () => {
+    const env = { REGDAV_USERNAME: "alice", REGDAV_PASSWORD: alicePassword, HOME: "/nonexistent" };
+    const args = ["--registry", tokenRegistry.registry.host, "--registry", basicRegistry.host];
+    let failure = "";
+    try {
+      const regdav = await startRegdav(args, { env });
+      await regdav.stop();
+    } catch (error) {
+      failure = String(error);
+    }
+    expect(failure).toContain("REGDAV_USERNAME and REGDAV_PASSWORD apply to one --registry");
+    expect(failure).toContain("for several registries, use docker login or --auth-file");
+    expect(failure).not.toContain(alicePassword);
+    outputs.push(failure);
+  });
+
   it("answers 401 for a wrong password", async () => {
     const host = tokenRegistry.registry.host;
     const regdav = await startWithLogin(host, {

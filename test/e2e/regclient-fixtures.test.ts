@@ -13,6 +13,7 @@ import {
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { davRequest, encodePath, getBytes, listEntries, listNames } from "./dav-client.js";
+import { imageSubfolders } from "./folder-names.js";
 
 /** Reads the fixture's tags when the file loads, so that each tag gets its own test. */
 function readFixtureTags(): string[] {
@@ -83,8 +84,10 @@ describe("regclient fixtures", () => {
 
       if (names.includes("manifest.json")) await checkManifestFolder(tagUrl(tag), names);
 
+      // The entry folders of an index, such as linux-amd64/: every folder
+      // that an image folder does not have.
       const entryFolders = entries.filter(
-        (entry) => entry.isFolder && entry.name !== "layers" && entry.name !== "rootfs",
+        (entry) => entry.isFolder && !imageSubfolders.includes(entry.name),
       );
       for (const folder of entryFolders) {
         const folderUrl = `${tagUrl(tag)}${encodeURIComponent(folder.name)}/`;

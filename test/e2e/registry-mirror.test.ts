@@ -59,8 +59,8 @@ describe("registry mirror", () => {
 
     const log = regdav.output();
     expect(log).toContain(`read through mirror registry=${origin.host} mirror=${mirror!.host}`);
-    expect(log).toContain("what=manifest repository=team/app reference=v1");
-    expect(log).toContain(`what=blob repository=team/app reference=${firstLayer.digest}`);
+    expect(log).toContain("operation=manifest repository=team/app reference=v1");
+    expect(log).toContain(`operation=blob repository=team/app reference=${firstLayer.digest}`);
     expect(log).not.toContain("read from the registry");
 
     const hex = firstLayer.digest.slice("sha256:".length);
@@ -80,7 +80,7 @@ describe("registry mirror", () => {
 
     const log = regdav.output();
     expect(log).toContain(`WARN read failed, asking the next source registry=${origin.host}`);
-    expect(log).toContain(`failed="mirror ${mirrorHost}" what=manifest`);
-    expect(log).toContain(`read from the registry registry=${origin.host} what=manifest`);
+    expect(log).toContain(`failed="mirror ${mirrorHost}" operation=manifest`);
+    expect(log).toContain(`read from the registry registry=${origin.host} operation=manifest`);
   });
 });

@@ -21,6 +21,7 @@ import {
   rawRequest,
   statEntry,
 } from "./dav-client.js";
+import { imageFolderNames, imageSubfolders } from "./folder-names.js";
 
 /** Returns the first 12 hex digits of a digest, as layer names in `layers/` show them. */
 function short(blob: ImageBlob): string {
@@ -131,20 +132,20 @@ describe("tree navigation", () => {
   it("tag folder lists the image files", async () => {
     const entries = await listEntries(bookworm(""));
     const names = entries.map((entry) => entry.name);
-    expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+    expect(names).toEqual(imageFolderNames);
     const folders = entries.filter((entry) => entry.isFolder).map((entry) => entry.name);
-    expect(folders).toEqual(["layers", "rootfs"]);
+    expect(folders).toEqual(imageSubfolders);
   });
 
   it("_manifests resolves a digest as a folder path", async () => {
     const hex = hexOf(debian.manifest);
     const names = await listNames(url(`library/debian/_manifests/sha256/${hex}/`));
-    expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+    expect(names).toEqual(imageFolderNames);
   });
 
   it("_manifests resolves a digest as one segment", async () => {
     const names = await listNames(url(`library/debian/_manifests/${debian.digest}/`));
-    expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+    expect(names).toEqual(imageFolderNames);
   });
 
   it("_manifests by digest serves the same manifest", async () => {
@@ -409,7 +410,7 @@ describe("image folder files", () => {
   it("empty image has empty rootfs and layers", async () => {
     const tag = "library/empty/_tags/v1/";
     const names = await listNames(repositoryUrl(tag));
-    expect(names).toEqual(["config.json", "layers", "manifest.json", "rootfs"]);
+    expect(names).toEqual(imageFolderNames);
     expect(await listNames(repositoryUrl(`${tag}rootfs/`))).toEqual([]);
     expect(await listNames(repositoryUrl(`${tag}layers/`))).toEqual([]);
   });

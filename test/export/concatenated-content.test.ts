@@ -11,7 +11,7 @@ import {
   type ContentPart,
 } from "../../src/export/concatenated-content.js";
 
-/** A part over `bytes` that records every range it is asked to open. */
+/** Makes a part over `bytes` that records every range it opens. */
 function recordingPart(bytes: Buffer, opened: [number, number][]): ContentPart {
   return {
     size: bytes.length,
@@ -23,7 +23,13 @@ function recordingPart(bytes: Buffer, opened: [number, number][]): ContentPart {
 }
 
 describe("ConcatenatedContent", () => {
-  const pieces = [randomBytes(700), Buffer.alloc(0), randomBytes(1), randomBytes(4096), randomBytes(33)];
+  const pieces = [
+    randomBytes(700),
+    Buffer.alloc(0),
+    randomBytes(1),
+    randomBytes(4096),
+    randomBytes(33),
+  ];
   const whole = Buffer.concat(pieces);
 
   it("sums the part sizes", () => {

@@ -5,7 +5,11 @@ import { extract } from "tar-stream";
 import { describe, expect, it } from "vitest";
 
 import { bytesPart } from "../../src/export/concatenated-content.js";
-import { buildDockerArchive, splitRepoTag, type ArchiveImage } from "../../src/export/docker-archive.js";
+import {
+  buildDockerArchive,
+  splitRepoTag,
+  type ArchiveImage,
+} from "../../src/export/docker-archive.js";
 import { makeLayerTar, sha256Digest } from "../harness/image-builder.js";
 
 /** Reads every member of an archive with tar-stream, by name. */
@@ -14,7 +18,7 @@ async function readMembers(archive: Buffer): Promise<Map<string, Buffer>> {
   const reader = extract();
   reader.on("entry", (header, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("data", (chunk) => chunks.push(chunk as Buffer));
     stream.on("end", () => {
       members.set(header.name, Buffer.concat(chunks));
       next();

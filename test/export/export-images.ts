@@ -88,8 +88,16 @@ export async function pushExportImages(host: string): Promise<ExportImages> {
   const amd64Layers = await makeLayers("amd64", "oci");
   const arm64Layers = await makeLayers("arm64", "oci");
   const images = [
-    { platform: amd64, layers: amd64Layers, config: makeImageConfig({ layers: amd64Layers, platform: amd64 }) },
-    { platform: arm64, layers: arm64Layers, config: makeImageConfig({ layers: arm64Layers, platform: arm64 }) },
+    {
+      platform: amd64,
+      layers: amd64Layers,
+      config: makeImageConfig({ layers: amd64Layers, platform: amd64 }),
+    },
+    {
+      platform: arm64,
+      layers: arm64Layers,
+      config: makeImageConfig({ layers: arm64Layers, platform: arm64 }),
+    },
   ];
   const index = await pushIndex(host, "export/multi", "v1", { images, format: "oci" });
 

@@ -3,11 +3,19 @@ import { describe, expect, it } from "vitest";
 import { appliedLayers, convertSchema1 } from "../../src/export/schema1-image.js";
 import { parseManifest } from "../../src/manifest/parse.js";
 import type { Schema1Manifest } from "../../src/manifest/manifest-types.js";
-import { gzip, makeBlob, makeLayerTar, mediaTypes, sha256Digest } from "../harness/image-builder.js";
+import {
+  gzip,
+  makeBlob,
+  makeLayerTar,
+  mediaTypes,
+  sha256Digest,
+} from "../harness/image-builder.js";
 import { makeSchema1Payload, signSchema1, type Schema1Layer } from "../harness/schema1.js";
 
 async function makeLayer(label: string, throwaway: boolean): Promise<Schema1Layer> {
-  const entries = throwaway ? [] : [{ type: "file" as const, path: `${label}.txt`, content: label }];
+  const entries = throwaway
+    ? []
+    : [{ type: "file" as const, path: `${label}.txt`, content: label }];
   const uncompressed = await makeLayerTar(entries);
   const blob = makeBlob(mediaTypes.dockerLayerGzip, gzip(uncompressed));
   return {
@@ -18,8 +26,17 @@ async function makeLayer(label: string, throwaway: boolean): Promise<Schema1Laye
 }
 
 async function makeManifest(): Promise<{ manifest: Schema1Manifest; layers: Schema1Layer[] }> {
-  const layers = [await makeLayer("base", false), await makeLayer("top", false), await makeLayer("cmd", true)];
-  const payload = makeSchema1Payload({ name: "legacy/app", tag: "v1", layers, config: { Cmd: ["/bin/sh"], Env: ["A=1"] } });
+  const layers = [
+    await makeLayer("base", false),
+    await makeLayer("top", false),
+    await makeLayer("cmd", true),
+  ];
+  const payload = makeSchema1Payload({
+    name: "legacy/app",
+    tag: "v1",
+    layers,
+    config: { Cmd: ["/bin/sh"], Env: ["A=1"] },
+  });
   const signed = signSchema1(payload);
   const parsed = parseManifest({
     digest: sha256Digest(payload),
@@ -98,14 +115,24 @@ describe("convertSchema1", () => {
     expect(document.config).toEqual(converted.configDescriptor);
     expect(document.config.digest).toBe(sha256Digest(converted.config));
     expect(document.layers).toEqual([
-      { mediaType: mediaTypes.ociLayerGzip, digest: layers[0]!.layer.digest, size: layers[0]!.layer.size },
-      { mediaType: mediaTypes.ociLayerGzip, digest: layers[1]!.layer.digest, size: layers[1]!.layer.size },
+      {
+        mediaType: mediaTypes.ociLayerGzip,
+        digest: layers[0]!.layer.digest,
+        size: layers[0]!.layer.size,
+      },
+      {
+        mediaType: mediaTypes.ociLayerGzip,
+        digest: layers[1]!.layer.digest,
+        size: layers[1]!.layer.size,
+      },
     ]);
     expect(converted.manifestDescriptor.digest).toBe(sha256Digest(converted.manifest));
   });
 
   it("gives the same bytes twice", async () => {
     const { manifest, layers } = await makeManifest();
-    expect(convert(manifest, layers).manifest.equals(convert(manifest, layers).manifest)).toBe(true);
+    expect(convert(manifest, layers).manifest.equals(convert(manifest, layers).manifest)).toBe(
+      true,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 
-import { extract, type Headers } from "tar-stream";
+import { extract, type Header } from "tar-stream";
 import { describe, expect, it } from "vitest";
 
 import {
@@ -11,7 +11,7 @@ import {
 } from "../../src/export/tar-header.js";
 
 interface Extracted {
-  header: Headers;
+  header: Header;
   content: Buffer;
 }
 
@@ -21,7 +21,7 @@ async function readArchive(archive: Buffer): Promise<Extracted[]> {
   const reader = extract();
   reader.on("entry", (header, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("data", (chunk) => chunks.push(chunk as Buffer));
     stream.on("end", () => {
       members.push({ header, content: Buffer.concat(chunks) });
       next();

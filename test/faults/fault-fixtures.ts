@@ -178,3 +178,47 @@ export function encodePath(path: string): string {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** 2024-01-01T00:00:00Z in seconds, the modification time of every rawTarHeader entry. */
+const RAW_TAR_MTIME = 1_704_067_200;
+
+/** Tar type flags that rawTarHeader writes. */
+export type RawTarType = "file" | "directory" | "symlink" | "hardlink";
+
+const rawTypeFlags: Record<RawTarType, string> = {
+  file: "0",
+  directory: "5",
+  symlink: "2",
+  hardlink: "1",
+};
+
+/**
+ * Builds one 512-byte ustar header with a valid checksum, without a tar
+ * library, so tests can build huge or broken archives quickly. `name` and
+ * `linkName` must fit in 100 bytes.
+ */
+export function rawTarHeader(name: string, size: number, type: RawTarType = "file", linkName = "") {
+  const header = Buffer.alloc(512);
+  header.write(name, 0, 100, "utf8");
+  header.write(type === "directory" ? "0000755\0" : "0000644\0", 100, "latin1");
+  header.write("0000000\0", 108, "latin1");
+  header.write("0000000\0", 116, "latin1");
+  header.write(size.toString(8).padStart(11, "0") + "\0", 124, "latin1");
+  header.write(RAW_TAR_MTIME.toString(8).padStart(11, "0") + "\0", 136, "latin1");
+  header.write(rawTypeFlags[type], 156, "latin1");
+  header.write(linkName, 157, 100, "utf8");
+  header.write("ustar\0" + "00", 257, "latin1");
+  header.write("        ", 148, "latin1");
+  let sum = 0;
+  for (const byte of header) sum += byte;
+  header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
+  return header;
+}
+
+/** Returns the zero bytes that pad `size` content bytes to a whole 512-byte block. */
+export function tarPadding(size: number): Buffer {
+  return Buffer.alloc((512 - (size % 512)) % 512);
+}
+
+/** The two zero blocks that end a tar archive. */
+export const TAR_END = Buffer.alloc(1024);

@@ -129,8 +129,8 @@ interface ConfigInput extends RegistryOptions {
 /**
  * Builds the registry's YAML configuration. Keys are those of distribution
  * 2.8's configuration reference. No notifications, debug server or
- * reporting are configured, and a proxy only when `proxyRemoteUrl` asks
- * for one (tests pass a loopback URL), so the registry contacts no other host.
+ * reporting are configured, and a proxy only with `proxyRemoteUrl` (tests
+ * pass a loopback URL), so the registry contacts no other host.
  */
 function registryConfig(input: ConfigInput): string {
   const lines = [

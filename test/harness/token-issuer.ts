@@ -72,7 +72,7 @@ export interface TokenIssuer {
   createIdentityToken(username: string): string;
   /** Signs a token for the given access, for pushing test content. */
   mint(subject: string, access: readonly Access[]): string;
-  /** Answer every POST with 404, as a token server that implements only GET. */
+  /** True to reject every POST with 404, as a token server that implements only GET does. */
   rejectPost: boolean;
   /** A status to send instead of tokens, such as 503; undefined to issue tokens. */
   failWith: number | undefined;

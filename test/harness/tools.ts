@@ -21,6 +21,7 @@ const debianPackageByTool: Record<string, string> = {
   zstd: "zstd",
   curl: "curl",
   htpasswd: "apache2-utils",
+  "mount.davfs": "davfs2",
 };
 
 /**

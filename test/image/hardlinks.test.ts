@@ -84,8 +84,17 @@ describe("hardlinks across layers", () => {
     expect(contentAt(view, "usr/lib/libc.so")).toBe("2:900:60");
   });
 
-  it("prefers the target's same-layer replacement", () => {
+  it("keeps the lower content when the same layer replaces the target later", () => {
+    // Extracting the tar in order links the lower file, then replaces the
+    // path with a new file, so the link keeps the old content (umoci agrees).
     const upper = layer([hardlink("copy", "usr/lib/libc.so"), file("usr/lib/libc.so", 700, 70)]);
+    const view = buildRootfsView([lower, upper]);
+    expect(contentAt(view, "copy")).toBe("0:100:50");
+    expect(contentAt(view, "usr/lib/libc.so")).toBe("1:700:70");
+  });
+
+  it("links a target that comes later in the same layer", () => {
+    const upper = layer([hardlink("copy", "opt/new.so"), file("opt/new.so", 700, 70)]);
     const view = buildRootfsView([lower, upper]);
     expect(contentAt(view, "copy")).toBe("1:700:70");
   });

@@ -1,9 +1,10 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 
 import { RegdavError } from "../../src/errors.js";
+import { setLogSink } from "../../src/log.js";
 import { AuthFileCredentials } from "../../src/registry/auth-file.js";
 import { CredentialHelpers } from "../../src/registry/credential-helper.js";
 
@@ -15,6 +16,15 @@ import { CredentialHelpers } from "../../src/registry/credential-helper.js";
 let directory: string;
 let binDirectory: string;
 let configPath: string;
+const logLines: string[] = [];
+
+beforeAll(() => {
+  setLogSink((line) => logLines.push(line));
+});
+
+afterAll(() => {
+  setLogSink((line) => process.stderr.write(line + "\n"));
+});
 
 beforeEach(async () => {
   directory = await mkdtemp(join(tmpdir(), "regdav-helpers-"));
@@ -145,6 +155,8 @@ describe("credential helpers", () => {
     expect(error.message).toContain(`credHelpers in ${configPath}`);
     expect(error.message).toContain("exited with code 1: keychain is locked;");
     expect(error.message).not.toContain("stdout-secret");
+    expect(logLines.join("\n")).toContain("WARN credential helper failed");
+    expect(logLines.join("\n")).not.toContain("stdout-secret");
   });
 
   it("withholds JSON output of a failure", async () => {

@@ -28,7 +28,7 @@ async function writeAuths(path: string, auths: Record<string, string>): Promise<
   await writeFile(path, JSON.stringify({ auths: entries }));
 }
 
-/** An environment whose every default location is inside the temp folder. */
+/** Returns an environment whose every default location is inside the temp folder. */
 function isolatedEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { HOME: join(directory, "home"), PATH: "/usr/bin:/bin", ...extra };
 }

@@ -367,6 +367,36 @@ describe("timeouts and unreachable registries", () => {
   });
 });
 
+describe("basic auth blob redirect", () => {
+  it("sends no Basic credentials to storage", async () => {
+    const expected = `Basic ${Buffer.from("bob:builder-secret").toString("base64")}`;
+    const basic = await startFakeServer((request, response) => {
+      if (request.headers.authorization !== expected) {
+        response.writeHead(401, { "www-authenticate": 'Basic realm="Registry"' });
+        response.end();
+        return;
+      }
+      if (request.url.includes("/blobs/")) return redirect(response, `${storage.origin}/blob?sig=s`);
+      sendJson(response, 200, {});
+    });
+    storage.requests.length = 0;
+    const source = new RegistrySource({
+      name: basic.host,
+      credentials: { get: async () => ({ username: "bob", password: "builder-secret" }) },
+    });
+    const content = await text(await source.openBlob("app", { digest: blobDigest }));
+    await source.close();
+    await basic.close();
+
+    expect(content).toBe(blobBytes.toString());
+    const blobRequests = basic.requests.filter((request) => request.url.includes("/blobs/"));
+    expect(blobRequests.at(-1)!.headers.authorization).toBe(expected);
+    expect(storage.requests).toHaveLength(1);
+    expect(storage.requests[0]!.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(storage.requests[0]!.headers)).not.toContain("builder-secret");
+  });
+});
+
 describe("basic auth registry", () => {
   it("answers a Basic challenge with stored credentials", async () => {
     const expected = `Basic ${Buffer.from("bob:builder").toString("base64")}`;

@@ -30,12 +30,20 @@ const password = "wonderland-secret";
 const state = {
   tokensIssued: 0,
   validTokens: new Set<string>(),
+  /** The scopes each issued token was requested for. */
+  tokenScopes: new Map<string, string[]>(),
   requireCredentials: false,
   rejectEveryToken: false,
   tokenBody: undefined as string | undefined,
+  /** Token requests still to fail with 503 before tokens are issued. */
+  tokenFailures: 0,
+  /** Adds a new refresh_token to every POST response. */
+  rotateRefreshTokens: false,
 };
 
 let registry: FakeServer;
+/** Another host, where the token realm redirects in some tests. */
+let elsewhere: FakeServer;
 const logLines: string[] = [];
 
 function challenge(scope?: string, error?: string): string {
@@ -55,11 +63,54 @@ function issueToken(request: RecordedRequest, response: ServerResponse) {
     response.end(state.tokenBody);
     return;
   }
+  if (state.tokenFailures > 0) {
+    state.tokenFailures--;
+    sendJson(response, 503, { details: "token service busy" });
+    return;
+  }
 
   const token = `token-${++state.tokensIssued}`;
   state.validTokens.add(token);
+  // Scopes of the `never` type are never granted, as a token server leaves out what it denies.
+  const granted = requestedScopes(request).filter((scope) => !scope.startsWith("never:"));
+  state.tokenScopes.set(token, granted);
   const field = request.method === "POST" ? "access_token" : "token";
-  sendJson(response, 200, { [field]: token, expires_in: 300, issued_at: new Date().toISOString() });
+  const body: Record<string, unknown> = {
+    [field]: token,
+    expires_in: 300,
+    issued_at: new Date().toISOString(),
+  };
+  if (request.method === "POST" && state.rotateRefreshTokens) {
+    body.refresh_token = `rotated-${state.tokensIssued}`;
+  }
+  sendJson(response, 200, body);
+}
+
+function requestedScopes(request: RecordedRequest): string[] {
+  if (request.method === "POST") {
+    return (new URLSearchParams(request.body).get("scope") ?? "").split(" ");
+  }
+  return new URL(request.url, registry.origin).searchParams.getAll("scope");
+}
+
+/** Serves a manifest only to a token requested for every scope in `needed`. */
+function serveScoped(
+  request: RecordedRequest,
+  response: ServerResponse,
+  needed: string[],
+): void {
+  const token = request.headers.authorization?.replace(/^Bearer /, "") ?? "";
+  const scopes = state.tokenScopes.get(token) ?? [];
+  if (needed.every((scope) => scopes.includes(scope))) {
+    response.writeHead(200, { "docker-content-digest": manifestDigest });
+    response.end(manifestBytes);
+    return;
+  }
+  const denied = { code: "DENIED", message: "requested access to the resource is denied" };
+  const body = { errors: [denied] };
+  sendJson(response, 401, body, {
+    "www-authenticate": challenge(needed.join(" "), "insufficient_scope"),
+  });
 }
 
 function serveManifest(request: RecordedRequest, response: ServerResponse) {
@@ -85,11 +136,21 @@ beforeAll(async () => {
       sendJson(response, 401, {}, { "www-authenticate": challenge() });
     } else if (path === "/token") {
       issueToken(request, response);
-    } else if (path === "/v2/app/manifests/latest") {
+    } else if (path === "/v2/app/manifests/latest" || path === "/v2/second/manifests/latest") {
       serveManifest(request, response);
+    } else if (path === "/v2/needs-base/manifests/latest") {
+      serveScoped(request, response, ["repository:needs-base:pull", "repository:base:pull"]);
+    } else if (path === "/v2/forbidden/manifests/latest") {
+      serveScoped(request, response, ["repository:forbidden:pull", "never:granted:pull"]);
+    } else if (path === "/token-moved") {
+      response.writeHead(307, { location: `${elsewhere.origin}/token` });
+      response.end();
     } else {
       sendJson(response, 404, { errors: [{ code: "NAME_UNKNOWN", message: "unknown" }] });
     }
+  });
+  elsewhere = await startFakeServer((_request, response) => {
+    sendJson(response, 200, { token: "token-from-elsewhere" });
   });
   setLogSink((line) => logLines.push(line));
   setLogLevel("debug");
@@ -99,27 +160,38 @@ afterAll(async () => {
   setLogLevel("warn");
   setLogSink((line) => process.stderr.write(line + "\n"));
   await registry.close();
+  await elsewhere.close();
 });
 
 afterEach(() => {
   Object.assign(state, {
     tokensIssued: 0,
     validTokens: new Set<string>(),
+    tokenScopes: new Map<string, string[]>(),
     requireCredentials: false,
     rejectEveryToken: false,
     tokenBody: undefined,
+    tokenFailures: 0,
+    rotateRefreshTokens: false,
   });
   registry.requests.length = 0;
+  elsewhere.requests.length = 0;
 });
 
 function storeOf(credentials: Credentials | undefined): CredentialStore {
   return { get: async () => credentials };
 }
 
+const waits: number[] = [];
+const recordedSleep = async (ms: number) => {
+  waits.push(ms);
+};
+
 function sourceWith(options: { credentials?: Credentials; now?: () => number } = {}) {
   return new RegistrySource({
     name: registry.host,
     credentials: storeOf(options.credentials),
+    retry: { sleep: recordedSleep, random: () => 0 },
     ...(options.now && { now: options.now }),
   });
 }
@@ -259,6 +331,17 @@ describe("bearer token flow", () => {
     expect(error.message).not.toContain("wrong-password");
   });
 
+  it("remembers a rejected login briefly", async () => {
+    state.requireCredentials = true;
+    const source = sourceWith({ credentials: { username: "alice", password: "wrong-password" } });
+    const first = await caught(source.getManifest("app", "latest"));
+    const second = await caught(source.getManifest("app", "latest"));
+    await source.close();
+
+    expect(second.message).toBe(first.message);
+    expect(requestsTo(registry, "/token")).toHaveLength(1);
+  });
+
   it("rejects a token response over 1 MiB", async () => {
     state.tokenBody = JSON.stringify({ token: "x".repeat(1024 * 1024) });
     const source = sourceWith();
@@ -302,6 +385,116 @@ describe("bearer token flow", () => {
     expect(output).not.toContain(password);
     expect(output).not.toContain("account=");
     expect(output).not.toContain("scope=repository");
+  });
+});
+
+describe("token flow edge cases", () => {
+  it("uses a returned refresh token", async () => {
+    state.rotateRefreshTokens = true;
+    const source = sourceWith({ credentials: { identityToken: "identity-secret" } });
+    await source.getManifest("app", "latest");
+    await source.getManifest("second", "latest");
+    await source.close();
+
+    const tokenRequests = requestsTo(registry, "/token");
+    const forms = tokenRequests.map((request) => new URLSearchParams(request.body));
+    expect(forms.map((form) => form.get("refresh_token"))).toEqual([
+      "identity-secret",
+      "rotated-1",
+    ]);
+    expect(forms.map((form) => form.get("scope"))).toEqual([
+      "repository:app:pull",
+      "repository:second:pull",
+    ]);
+  });
+
+  it("asks for every challenged scope", async () => {
+    const source = sourceWith();
+    const manifest = await source.getManifest("needs-base", "latest");
+    await source.close();
+
+    expect(manifest.digest).toBe(manifestDigest);
+    const queries = requestsTo(registry, "/token").map(
+      (request) => new URL(request.url, registry.origin).searchParams,
+    );
+    expect(queries.map((query) => query.getAll("scope"))).toEqual([
+      ["repository:needs-base:pull"],
+      ["repository:needs-base:pull", "repository:base:pull"],
+    ]);
+    expect(queries.map((query) => query.get("service"))).toEqual(["fake.test", "fake.test"]);
+  });
+
+  it("fails insufficient scope after one retry", async () => {
+    const source = sourceWith({ credentials: { username: "alice", password, source: "test" } });
+    const error = await caught(source.getManifest("forbidden", "latest"));
+    await source.close();
+
+    expect(error.code).toBe("REGISTRY_UNAUTHORIZED");
+    expect(error.message).toContain("DENIED requested access to the resource is denied");
+    expect(error.message).toContain(
+      "the registry answered insufficient_scope for repository:forbidden:pull: " +
+        "check that the account of the credentials from test may read this repository",
+    );
+    expect(requestsTo(registry, "/token")).toHaveLength(2);
+    expect(requestsTo(registry, "/v2/forbidden/")).toHaveLength(2);
+  });
+
+  it("retries a busy token server", async () => {
+    state.tokenFailures = 2;
+    waits.length = 0;
+    const source = sourceWith();
+    const manifest = await source.getManifest("app", "latest");
+    await source.close();
+    expect(manifest.digest).toBe(manifestDigest);
+    expect(requestsTo(registry, "/token")).toHaveLength(3);
+    expect(waits).toEqual([250, 500]);
+  });
+
+  it("names attempts when the token server stays busy", async () => {
+    state.tokenFailures = 100;
+    const source = sourceWith();
+    const error = await caught(source.getManifest("app", "latest"));
+    await source.close();
+    expect(error.code).toBe("REGISTRY_ERROR");
+    expect(error.message).toContain(
+      "returned 503 Service Unavailable: token service busy (after 5 attempts)",
+    );
+  });
+
+  it("drops credentials on a realm redirect", async () => {
+    const http = new HttpClient();
+    const tokens = new TokenClient({ registry: registry.host, insecure: false, http });
+    const token = await tokens.getToken({
+      realm: `${registry.origin}/token-moved`,
+      service: "fake.test",
+      scopes: ["repository:app:pull"],
+      loadCredentials: async () => ({ username: "alice", password }),
+      registryProtocol: "http:",
+    });
+    await http.close();
+
+    expect(token).toBe("token-from-elsewhere");
+    expect(requestsTo(registry, "/token-moved")[0]!.headers.authorization).toBeDefined();
+    expect(elsewhere.requests).toHaveLength(1);
+    expect(elsewhere.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it("refuses to resend a token POST elsewhere", async () => {
+    const http = new HttpClient();
+    const tokens = new TokenClient({ registry: registry.host, insecure: false, http });
+    const error = await caught(
+      tokens.getToken({
+        realm: `${registry.origin}/token-moved`,
+        scopes: ["repository:app:pull"],
+        loadCredentials: async () => ({ identityToken: "identity-secret" }),
+        registryProtocol: "http:",
+      }),
+    );
+    await http.close();
+
+    expect(error.message).toContain(`redirected a POST to another host, ${elsewhere.host}`);
+    expect(error.message).not.toContain("identity-secret");
+    expect(elsewhere.requests).toHaveLength(0);
   });
 });
 

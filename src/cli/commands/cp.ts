@@ -31,7 +31,7 @@ ${TREE_OPTIONS_HELP}`;
 
 const OPTIONS = {
   recursive: { type: "boolean", short: "r", default: false },
-  // cp takes -R as -r; parseArgs needs a long name for it, which the help leaves out.
+  // cp takes -R as -r. parseArgs needs a long name for it, which the help leaves out.
   R: { type: "boolean", short: "R", default: false },
   "no-target-directory": { type: "boolean", short: "T", default: false },
 } as const;

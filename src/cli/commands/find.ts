@@ -100,12 +100,17 @@ function parseCriteria(values: { name?: string; type?: string; maxdepth?: string
   const terminator = values.print0 ? "\0" : "\n";
   return {
     name: values.name === undefined ? undefined : compileNamePattern(values.name),
-    type: values.type === undefined ? undefined : values.type === "f" ? "file" : "directory",
+    type: typeOf(values.type),
     maxDepth: parseMaxDepth(values.maxdepth),
     print: values.json
       ? (session, segments, _display, info) => session.output.write(JSON.stringify(nodeJson(segments, info)) + "\n")
       : (session, _segments, display, info) => session.output.write(display + terminator),
   };
+}
+
+function typeOf(test: string | undefined): NodeInfo["type"] | undefined {
+  if (test === undefined) return undefined;
+  return test === "f" ? "file" : "directory";
 }
 
 function parseMaxDepth(text: string | undefined): number {
@@ -116,7 +121,7 @@ function parseMaxDepth(text: string | undefined): number {
   return Number(text);
 }
 
-/** Prints a node when it matches, then visits its children; a child folder that fails is reported and skipped. */
+/** Prints a node when it matches, then visits its children. A child folder that fails is reported and skipped. */
 async function visit(
   session: TreeSession,
   segments: readonly string[],

@@ -107,7 +107,7 @@ export function formatTime(time: Date): string {
   return time.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-/** Builds the JSON document of a node; a folder gets its entries, nested with -R. */
+/** Builds the JSON document of a node. A folder gets its entries, nested with -R. */
 async function describeJson(
   session: TreeSession,
   segments: readonly string[],
@@ -129,7 +129,7 @@ async function describeJson(
   return node;
 }
 
-/** Describes a subfolder for -R; a folder that cannot be listed gets "error" in place of "entries". */
+/** Describes a subfolder for -R. A folder that cannot be listed gets "error" in place of "entries". */
 async function describeChildJson(session: TreeSession, segments: string[], info: NodeInfo): Promise<NodeJson> {
   try {
     return await describeJson(session, segments, info, true);

@@ -13,9 +13,9 @@ export interface NodeJson {
   size: number;
   /** ISO 8601 in UTC. */
   modified: string;
-  /** A folder's children, for `ls --json`; nested with -R. */
+  /** A folder's children, for `ls --json`, nested with -R. */
   entries?: NodeJson[];
-  /** Why a folder could not be listed, in place of `entries`. */
+  /** The reason a folder could not be listed, in place of `entries`. */
   error?: string;
 }
 

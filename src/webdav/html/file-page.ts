@@ -22,7 +22,11 @@ export function renderJsonPage(segments: readonly string[], bytes: Buffer): stri
 
 /** Renders a text file from an image as a page, its content escaped in a `<pre>`. */
 export function renderTextPage(segments: readonly string[], bytes: Buffer): string {
-  return filePage(segments, bytes.length, `<pre class="text">${escapeHtml(bytes.toString("utf8"))}</pre>`);
+  return filePage(
+    segments,
+    bytes.length,
+    `<pre class="text">${escapeHtml(bytes.toString("utf8"))}</pre>`,
+  );
 }
 
 /**

@@ -100,7 +100,11 @@ function digestTarget(
 ): "manifest" | "blob" | undefined {
   const key = path.at(-1);
   if (key === "blobSum") return "blob";
-  if (path.at(-2) === "annotations" && typeof key === "string" && key.endsWith("reference.digest")) {
+  if (
+    path.at(-2) === "annotations" &&
+    typeof key === "string" &&
+    key.endsWith("reference.digest")
+  ) {
     return "manifest";
   }
   if (key !== "digest") return undefined;

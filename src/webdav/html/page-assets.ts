@@ -20,23 +20,38 @@ h1 { font-size: 1.25rem; margin: 0.5rem 0 1rem; overflow-wrap: anywhere; }
 nav.crumbs { color: var(--muted); overflow-wrap: anywhere; }
 nav.crumbs a { font-weight: 600; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border-bottom: 1px solid var(--line); padding: 0.3rem 0.5rem; text-align: left; vertical-align: top; }
+th, td {
+  border-bottom: 1px solid var(--line); padding: 0.3rem 0.5rem; text-align: left; vertical-align: top;
+}
 th { color: var(--muted); font-weight: 600; }
 td.name { overflow-wrap: anywhere; }
 td.size, th.size { text-align: right; white-space: nowrap; }
 td.muted, .muted { color: var(--muted); }
-#filter { box-sizing: border-box; font: inherit; margin: 0 0 0.75rem; padding: 0.4rem 0.6rem; width: 100%; max-width: 24rem; }
-section.image { border: 1px solid var(--line); border-radius: 6px; margin: 0 0 1.25rem; padding: 0.5rem 0.9rem; }
+#filter {
+  box-sizing: border-box; font: inherit; margin: 0 0 0.75rem; padding: 0.4rem 0.6rem;
+  width: 100%; max-width: 24rem;
+}
+section.image {
+  border: 1px solid var(--line); border-radius: 6px; margin: 0 0 1.25rem; padding: 0.5rem 0.9rem;
+}
 section.image h2 { font-size: 1.05rem; margin: 0.4rem 0; }
-dl { display: grid; gap: 0.2rem 1rem; grid-template-columns: max-content minmax(0, 1fr); margin: 0.5rem 0; }
+dl {
+  display: grid; gap: 0.2rem 1rem; grid-template-columns: max-content minmax(0, 1fr); margin: 0.5rem 0;
+}
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 dd ul { list-style: none; margin: 0; padding: 0; }
-pre.json, pre.text { background: var(--code); border-radius: 6px; overflow-x: auto; padding: 0.75rem; }
+pre.json, pre.text {
+  background: var(--code); border-radius: 6px; overflow-x: auto; padding: 0.75rem;
+}
 pre.text { white-space: pre-wrap; overflow-wrap: anywhere; }
-.json .key { color: #a0318a; } .json .string { color: #1a7f37; } .json .literal { color: #b35900; }
+.json .key { color: #a0318a; }
+.json .string { color: #1a7f37; }
+.json .literal { color: #b35900; }
 @media (prefers-color-scheme: dark) {
-  .json .key { color: #e48ad7; } .json .string { color: #7ee787; } .json .literal { color: #ffab70; }
+  .json .key { color: #e48ad7; }
+  .json .string { color: #7ee787; }
+  .json .literal { color: #ffab70; }
 }
 .json :target { outline: 2px solid var(--accent); }
 @media (max-width: 40rem) {

@@ -28,7 +28,7 @@ export async function serveFolderPage(share: ShareRequest): Promise<void> {
 }
 
 /**
- * Serves a file as a page when a browser asks for one (see wantsHtmlView)
+ * Serves a file as a page when a browser requests one (see wantsHtmlView)
  * and returns true; returns false when the caller must send the raw bytes.
  * An image folder's manifest, index or config becomes pretty-printed JSON,
  * and any other UTF-8 text file a text page. Every file response gets
@@ -68,7 +68,7 @@ function sendPage(share: ShareRequest, html: string): void {
   share.response.end(share.method === "HEAD" ? undefined : html);
 }
 
-/** Returns the folder's description; a failure to describe only costs the header, so it is logged. */
+/** Returns the folder's description. A failure only costs the header, so it is logged, not thrown. */
 async function describe(share: ShareRequest): Promise<FolderDescription | undefined> {
   if (share.tree.describeFolder === undefined) return undefined;
   try {

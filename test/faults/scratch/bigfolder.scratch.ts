@@ -1,0 +1,34 @@
+import { it } from "vitest";
+import { readFile } from "node:fs/promises";
+import { gzipSync } from "node:zlib";
+import { makeBlob, makeImageConfig, mediaTypes, sha256Digest } from "../../harness/image-builder.js";
+import { pushImage } from "../../harness/push.js";
+import { startRegdav } from "../../harness/regdav-process.js";
+import { startRegistry } from "../../harness/registry.js";
+import { encodePath, httpRequest, portOf, rawRequest, rawTarHeader, TAR_END } from "../fault-fixtures.js";
+
+it("big folder", async () => {
+  const N = Number(process.env.N ?? 200000);
+  const parts: Buffer[] = [rawTarHeader("big/", 0, "directory")];
+  for (let i = 0; i < N; i++) parts.push(rawTarHeader(`big/file-${i}`, 0));
+  parts.push(TAR_END);
+  const tar = Buffer.concat(parts);
+  const layer = { ...makeBlob(mediaTypes.ociLayerGzip, gzipSync(tar, { level: 1 })), diffId: sha256Digest(tar), uncompressed: tar };
+  const registry = await startRegistry();
+  await pushImage(registry.host, "big/x", "v1", { layers: [layer], config: makeImageConfig({ layers: [layer] }), format: "oci" });
+  const regdav = await startRegdav(["--registry", registry.host], { launcher: process.env.LAUNCHER ?? undefined });
+  const port = portOf(regdav.url);
+  const path = "/" + encodePath(`${registry.host}/big/x/_tags/v1/rootfs/big/`);
+  const rss = async () => Number(/^VmHWM:\s+(\d+)/m.exec(await readFile(`/proc/${regdav.pid}/status`, "utf8"))?.[1]) / 1024;
+  let t = Date.now();
+  let r = await rawRequest(port, httpRequest("PROPFIND", path, ["Depth: 0"]), 600_000);
+  console.log("index", r.status, Date.now() - t, "ms", await rss(), "MiB");
+  t = Date.now();
+  r = await rawRequest(port, httpRequest("PROPFIND", path, ["Depth: 1"]), 600_000);
+  console.log("propfind", r.status, Date.now() - t, "ms", r.text.length, "bytes", await rss(), "MiB");
+  t = Date.now();
+  const alive = rawRequest(port, httpRequest("GET", "/"), 600_000).then((x) => [x.status, Date.now() - t]);
+  r = await rawRequest(port, httpRequest("GET", path), 600_000);
+  console.log("html", r.status, Date.now() - t, "ms", r.text.length, "bytes", await rss(), "MiB", "alive during:", await alive);
+  await regdav.stop(); await registry.stop();
+});
