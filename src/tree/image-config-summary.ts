@@ -19,7 +19,7 @@ export interface ConfigSummary {
 
 type JsonRecord = Record<string, unknown>;
 
-/** Reads an OCI or Docker schema 2 config; text that is not a JSON object gives an empty summary. */
+/** Reads an OCI or Docker schema 2 config; text that is not a JSON object reads as empty. */
 export function summarizeConfig(text: string): ConfigSummary {
   const json = parseObject(text);
   const runConfig = recordField(json, "config");

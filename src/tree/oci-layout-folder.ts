@@ -1,4 +1,5 @@
 import { RegdavError } from "../errors.js";
+import { computeDigest } from "../reference/digest.js";
 import { layoutIndexFile, ociLayoutFile } from "../export/oci-layout.js";
 import { parseManifest, type ParsedManifest } from "../manifest/parse.js";
 import type { Descriptor } from "../manifest/manifest-types.js";
@@ -15,15 +16,15 @@ const MAX_INDEX_DEPTH = 8;
 
 /**
  * `oci/`: the manifest as an OCI image layout folder, for `skopeo copy
- * oci:PATH:TAG`, `umoci` or `oras`. Manifests are the exact bytes the
+ * oci:PATH:TAG` or `umoci unpack`. Manifests are the exact bytes the
  * registry served and blobs its exact blobs, so digests are preserved. For
  * an index the layout contains every platform's manifest and blobs.
  *
- * A schema 1 manifest has no OCI form in the registry: its layout holds the
- * OCI manifest and config that regdav converts it to, with digests of their
- * own. Listing that layout indexes the image's layers, because the config
- * names their diff IDs. For every other kind, listing fetches only
- * manifests, and blobs are downloaded when read.
+ * A schema 1 manifest has no OCI form in the registry, so its layout
+ * contains the OCI manifest and config that regdav converts it to, with
+ * digests of their own. Listing that layout indexes the image's layers,
+ * because the config names their diff IDs. For every other kind, listing
+ * fetches only manifests, and blobs are downloaded when read.
  */
 export class OciLayoutFolder implements FolderNode {
   readonly info = folderInfo(OCI_LAYOUT_FOLDER);
@@ -50,7 +51,7 @@ export class OciLayoutFolder implements FolderNode {
   private async indexFile(): Promise<TreeNode> {
     const top = await this.topDescriptor();
     const bytes = layoutIndexFile(top, this.location.tag);
-    return new BytesFile("index.json", bytes, `${top.digest}-layout`);
+    return new BytesFile("index.json", bytes, computeDigest(bytes));
   }
 
   private async topDescriptor(): Promise<Descriptor> {

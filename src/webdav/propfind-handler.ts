@@ -2,7 +2,11 @@ import { notFound, RegdavError } from "../errors.js";
 import type { NodeInfo } from "../tree/virtual-tree.js";
 import { NodeLookup } from "./node-lookup.js";
 import { readBoundedBody } from "./request-body.js";
-import { checkPropfindElements, PROPFIND_BODY_LIMIT } from "./request-guards.js";
+import {
+  checkListingSize,
+  checkPropfindElements,
+  PROPFIND_BODY_LIMIT,
+} from "./request-guards.js";
 import type { ShareRequest } from "./share-request.js";
 
 /**
@@ -47,6 +51,9 @@ async function fetchTarget(share: ShareRequest, lookup: NodeLookup): Promise<Nod
   if (node.type === "file" && share.trailingSlash) {
     throw notFound(`${JSON.stringify(node.name)} is a file, but the request path ends with "/"`);
   }
-  if (node.type === "directory" && share.depth === 1) await lookup.list(share.segments);
+  if (node.type === "directory" && share.depth === 1) {
+    const children = await lookup.list(share.segments);
+    checkListingSize(share.segments, children.length);
+  }
   return node;
 }

@@ -14,6 +14,15 @@ export const PROPFIND_BODY_LIMIT = 64 * 1024;
  */
 export const PROPFIND_MAX_ELEMENTS = 128;
 
+/**
+ * Maximum children that a Depth 1 PROPFIND lists. webdav-server 2.6.3 takes
+ * about 0.5 to 0.8 ms of CPU per child, and the server answers nobody else
+ * meanwhile: 20,000 children took 17 s and 460 MiB, 200,000 took 162 s and
+ * 2.8 GiB (measured on Node 20, on a 2-core VM). A hostile image can put a
+ * million entries into one folder.
+ */
+export const PROPFIND_MAX_CHILDREN = 20_000;
+
 /** Largest body accepted on GET, HEAD and OPTIONS, which take none. */
 export const BODYLESS_METHOD_BODY_LIMIT = 1024;
 
@@ -67,6 +76,20 @@ export function checkPropfindElements(body: string): void {
     "BAD_REQUEST",
     `PROPFIND body has ${count} XML elements, more than the ${PROPFIND_MAX_ELEMENTS} allowed; ` +
       "request fewer properties",
+  );
+}
+
+/**
+ * Throws RegdavError FORBIDDEN when a folder has more than
+ * PROPFIND_MAX_CHILDREN children for a Depth 1 PROPFIND to list.
+ */
+export function checkListingSize(segments: readonly string[], children: number): void {
+  if (children <= PROPFIND_MAX_CHILDREN) return;
+  const path = JSON.stringify("/" + segments.join("/"));
+  throw new RegdavError(
+    "FORBIDDEN",
+    `folder ${path} has ${children} entries, more than the ${PROPFIND_MAX_CHILDREN} that ` +
+      "PROPFIND lists; open its files by path, or read the layer's raw tar file",
   );
 }
 

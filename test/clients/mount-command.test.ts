@@ -200,7 +200,7 @@ describe("regdav mount usage", () => {
       await waitUntil("regdav mount to exit", async () => service.process.exitCode !== null, {
         timeoutMs: 20_000,
       });
-      expect(await exited).toBe(0);
+      expect(await exited, service.output()).toBe(0);
     } finally {
       await folder.remove();
     }

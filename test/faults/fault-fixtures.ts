@@ -1,5 +1,6 @@
+import { spawn } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 
 import {
@@ -222,3 +223,46 @@ export function tarPadding(size: number): Buffer {
 
 /** The two zero blocks that end a tar archive. */
 export const TAR_END = Buffer.alloc(1024);
+
+/** A loopback port whose connections never complete, for connect timeout tests. */
+export interface BlackHole {
+  readonly host: string;
+  close(): void;
+}
+
+/**
+ * Starts a listener whose process never accepts: a child node process that
+ * listens with a backlog of 1 and then blocks its thread. Once a few
+ * connections fill the accept queue, the kernel drops new SYNs, so a
+ * connect attempt waits until its own timeout, as towards a host that is down.
+ */
+export async function startBlackHole(): Promise<BlackHole> {
+  const script = [
+    'const server = require("node:net").createServer();',
+    'server.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {',
+    "  console.log(server.address().port);",
+    "  setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300000), 50);",
+    "});",
+  ].join("\n");
+  const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once("data", (data: Buffer) => resolve(Number(data.toString().trim())));
+    child.once("exit", (code) => reject(new Error(`black hole listener exited with ${code}`)));
+  });
+  await sleep(200);
+
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 4; i++) {
+    const socket = connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    fillers.push(socket);
+    await sleep(50);
+  }
+  return {
+    host: `127.0.0.1:${port}`,
+    close: () => {
+      for (const socket of fillers) socket.destroy();
+      child.kill("SIGKILL");
+    },
+  };
+}

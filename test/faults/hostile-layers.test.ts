@@ -34,6 +34,8 @@ const IMAGE_PASSWD = "root:x:0:0:image root:/root:/bin/sh\n";
 /** The layer limit regdav runs with here, far below the bomb's uncompressed size. */
 const MAX_LAYER_SIZE = 16 * 1024 * 1024;
 const BOMB_SIZE = 256 * 1024 * 1024;
+/** One more than the children a PROPFIND lists (PROPFIND_MAX_CHILDREN). */
+const CROWDED_FOLDER_SIZE = 20_001;
 
 /** A layer whose entries try to reach outside the image root by name, link and hardlink. */
 async function makeEscapeLayer(): Promise<LayerBlob> {
@@ -123,6 +125,19 @@ async function makeBombLayer(): Promise<LayerBlob> {
   };
 }
 
+/** A gzip layer with one folder of `count` empty files, `crowd/file-0` and so on. */
+function makeCrowdedFolderLayer(count: number): LayerBlob {
+  const parts = [rawTarHeader("crowd/", 0, "directory")];
+  for (let i = 0; i < count; i++) parts.push(rawTarHeader(`crowd/file-${i}`, 0));
+  parts.push(TAR_END);
+  const tar = Buffer.concat(parts);
+  return {
+    ...makeBlob(mediaTypes.ociLayerGzip, gzip(tar)),
+    diffId: sha256Digest(tar),
+    uncompressed: tar,
+  };
+}
+
 /** Returns the peak resident memory of a process in bytes, from /proc/PID/status. */
 async function peakResidentBytes(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
@@ -158,6 +173,7 @@ describe("hostile layers", () => {
     bomb = await makeBombLayer();
     await push("evil/bomb", [bomb]);
     await push("evil/good", [await makeLayer([{ type: "file", path: "ok.txt", content: "ok\n" }])]);
+    await push("evil/crowd", [makeCrowdedFolderLayer(CROWDED_FOLDER_SIZE)]);
     regdav = await startRegdav([
       "--registry",
       registry.host,
@@ -280,6 +296,27 @@ describe("hostile layers", () => {
 
     it("other images are still served", async () => {
       expect(await text(url("evil/good", "rootfs/ok.txt"))).toBe("200 ok\n");
+    });
+  });
+
+  describe("folder of too many entries", () => {
+    const crowd = (path: string) => url("evil/crowd", `rootfs/crowd/${path}`);
+
+    it("PROPFIND of the folder is 403 at once", async () => {
+      await fetch(crowd(""), { method: "PROPFIND", headers: { Depth: "0" } }).then((r) => r.text());
+      const started = Date.now();
+      const response = await fetch(crowd(""), { method: "PROPFIND", headers: { Depth: "1" } });
+      const body = await response.text();
+      expect(response.status).toBe(403);
+      expect(body).toContain(`has ${CROWDED_FOLDER_SIZE} entries, more than the 20000`);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it("Depth 0 and files by path still work", async () => {
+      const response = await fetch(crowd(""), { method: "PROPFIND", headers: { Depth: "0" } });
+      await response.text();
+      expect(response.status).toBe(207);
+      expect(await text(crowd("file-20000"))).toBe("200 ");
     });
   });
 

@@ -13,6 +13,7 @@ import {
   encodePath,
   fetchOutcome,
   pushLayerImage,
+  startBlackHole,
   type PushedFileImage,
 } from "./fault-fixtures.js";
 
@@ -321,6 +322,22 @@ describe("registry faults", () => {
       expect(blobRequests(image).length).toBe(6);
       expect(await cacheFilesOf(regdav.cacheDir, image.layer.digest)).toEqual([]);
     }, 60_000);
+  });
+
+  describe("unreachable registry", () => {
+    it("connect timeout is a 504 in bounded time", async () => {
+      const blackHole = await startBlackHole();
+      try {
+        const started = Date.now();
+        const outcome = await fetchOutcome(`${regdav.url}${encodePath(`${blackHole.host}/any/_tags/`)}`);
+        expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(504);
+        expect(bodyText(outcome)).toContain(`registry ${blackHole.host} is unreachable`);
+        expect(bodyText(outcome)).toContain("UND_ERR_CONNECT_TIMEOUT");
+        expect(Date.now() - started).toBeLessThan(15_000);
+      } finally {
+        blackHole.close();
+      }
+    });
   });
 
   describe("redirects", () => {

@@ -38,7 +38,8 @@ beforeAll(async () => {
   origin = await startFakeServer((request, response) => {
     if (request.headers.authorization !== originLogin) {
       response.writeHead(401, { "www-authenticate": 'Basic realm="origin"' });
-      return response.end();
+      response.end();
+      return;
     }
     if (request.url.includes("/tags/list")) return sendJson(response, 200, { tags: ["origin"] });
     if (request.url.startsWith("/v2/_catalog")) {

@@ -21,7 +21,8 @@ nav.crumbs { color: var(--muted); overflow-wrap: anywhere; }
 nav.crumbs a { font-weight: 600; }
 table { border-collapse: collapse; width: 100%; }
 th, td {
-  border-bottom: 1px solid var(--line); padding: 0.3rem 0.5rem; text-align: left; vertical-align: top;
+  border-bottom: 1px solid var(--line); padding: 0.3rem 0.5rem;
+  text-align: left; vertical-align: top;
 }
 th { color: var(--muted); font-weight: 600; }
 td.name { overflow-wrap: anywhere; }
@@ -36,7 +37,8 @@ section.image {
 }
 section.image h2 { font-size: 1.05rem; margin: 0.4rem 0; }
 dl {
-  display: grid; gap: 0.2rem 1rem; grid-template-columns: max-content minmax(0, 1fr); margin: 0.5rem 0;
+  display: grid; gap: 0.2rem 1rem; margin: 0.5rem 0;
+  grid-template-columns: max-content minmax(0, 1fr);
 }
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }

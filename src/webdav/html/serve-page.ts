@@ -68,7 +68,7 @@ function sendPage(share: ShareRequest, html: string): void {
   share.response.end(share.method === "HEAD" ? undefined : html);
 }
 
-/** Returns the folder's description. A failure only costs the header, so it is logged, not thrown. */
+/** Returns the folder's description, or undefined after logging a failure to build it. */
 async function describe(share: ShareRequest): Promise<FolderDescription | undefined> {
   if (share.tree.describeFolder === undefined) return undefined;
   try {

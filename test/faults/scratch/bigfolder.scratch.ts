@@ -16,7 +16,7 @@ it("big folder", async () => {
   const layer = { ...makeBlob(mediaTypes.ociLayerGzip, gzipSync(tar, { level: 1 })), diffId: sha256Digest(tar), uncompressed: tar };
   const registry = await startRegistry();
   await pushImage(registry.host, "big/x", "v1", { layers: [layer], config: makeImageConfig({ layers: [layer] }), format: "oci" });
-  const regdav = await startRegdav(["--registry", registry.host], { launcher: process.env.LAUNCHER ?? undefined });
+  const regdav = await startRegdav(["--registry", registry.host], process.env.PROF ? { launcher: "/tmp/prof-launcher.mjs" } : {});
   const port = portOf(regdav.url);
   const path = "/" + encodePath(`${registry.host}/big/x/_tags/v1/rootfs/big/`);
   const rss = async () => Number(/^VmHWM:\s+(\d+)/m.exec(await readFile(`/proc/${regdav.pid}/status`, "utf8"))?.[1]) / 1024;
