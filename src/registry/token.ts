@@ -279,8 +279,11 @@ function refreshRequest(realm: URL, request: TokenRequest, refreshToken: string)
 
 /**
  * Builds the token spec's GET. An identity token goes in as the Basic
- * password with an empty user name, as containerd sends it when a realm
- * rejects the POST.
+ * password with an empty user name.
+ *
+ * NOTE: the token spec defines this GET only for a user name and password;
+ * how a GET-only server takes an identity token is a convention of clients,
+ * tested here only against the test token server.
  */
 function getRequest(
   realm: URL,

@@ -6,10 +6,9 @@ import type { Descriptor, ImageManifest, Schema1Manifest } from "../manifest/man
 import type { BlobDescriptor } from "../source/image-source.js";
 import { downloadBlob } from "./blob-file.js";
 import type { ImageLocation } from "./image-folder.js";
-import { indexLayerOf, readLayerContent } from "./layers-folder.js";
+import { indexLayers, readLayerContent } from "./layers-folder.js";
 
 /** How many layers are indexed at once when an export first needs them. */
-const PARALLEL_LAYER_PASSES = 3;
 
 /**
  * An image ready to be written as a docker load archive: its config and its
@@ -94,20 +93,3 @@ export function layerTarPart(location: ImageLocation, index: LayerIndex): Conten
   };
 }
 
-/** Indexes layers, at most PARALLEL_LAYER_PASSES at once, and returns the indexes in order. */
-async function indexLayers(
-  location: ImageLocation,
-  layers: readonly BlobDescriptor[],
-): Promise<LayerIndex[]> {
-  const indexes: LayerIndex[] = new Array(layers.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < layers.length) {
-      const position = next++;
-      indexes[position] = await indexLayerOf(location, layers[position]!);
-    }
-  };
-  const workers = Math.min(PARALLEL_LAYER_PASSES, layers.length);
-  await Promise.all(Array.from({ length: workers }, worker));
-  return indexes;
-}

@@ -99,3 +99,23 @@ export function indexLayerOf(location: ImageLocation, layer: BlobDescriptor): Pr
   const label = `${source.name}/${repository}`;
   return context.layers.index(layer, () => source.openBlob(repository, layer), label);
 }
+
+/** How many layers are indexed at once when a whole image is first opened. */
+const PARALLEL_LAYER_PASSES = 3;
+
+/** Indexes an image's layers, at most PARALLEL_LAYER_PASSES at once, and returns the indexes in order. */
+export async function indexLayers(
+  location: ImageLocation,
+  layers: readonly BlobDescriptor[],
+): Promise<LayerIndex[]> {
+  const indexes: LayerIndex[] = new Array(layers.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < layers.length) {
+      const position = next++;
+      indexes[position] = await indexLayerOf(location, layers[position]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_LAYER_PASSES, layers.length) }, worker));
+  return indexes;
+}

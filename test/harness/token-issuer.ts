@@ -345,7 +345,8 @@ async function makeSigningKeys(
 /**
  * Computes a key's libtrust key ID: the SHA-256 of its DER public key,
  * truncated to 240 bits, in base32 without padding, as 12 groups of 4
- * characters joined by colons (docker/libtrust's keyIDFromCryptoKey).
+ * characters joined by colons. The kid test in private-registry.test.ts
+ * shows that docker-registry 2.8 finds its root key by this ID.
  */
 export function libtrustKeyId(privateKeyPem: string): string {
   const der = createPublicKey(privateKeyPem).export({ type: "spki", format: "der" });
