@@ -51,10 +51,13 @@ function mountArgs(folder: string, ...extra: string[]): string[] {
   ];
 }
 
-/** Starts `regdav mount` and resolves once `folder` is mounted. */
+/**
+ * Starts `regdav mount` and resolves once `folder` is mounted and regdav has
+ * logged so, which it does after it has set up its signal handlers.
+ */
 async function startMount(folder: string, extra: string[] = []): Promise<Service> {
   const target = await realpath(folder);
-  return startService({
+  const service = await startService({
     name: "regdav mount",
     command: process.execPath,
     args: mountArgs(folder, ...extra),
@@ -62,6 +65,10 @@ async function startMount(folder: string, extra: string[] = []): Promise<Service
     isReady: () => isMountPoint(target),
     readyTimeoutMs: 60_000,
   });
+  await waitUntil("regdav mount to log the mount", async () =>
+    service.output().includes("mounted the share"),
+  );
+  return service;
 }
 
 /** Sends a signal as Ctrl-C would and returns the exit code. */
