@@ -1,6 +1,6 @@
 import { createReadStream } from "node:fs";
 import { access, readFile } from "node:fs/promises";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
 
 import { log } from "../log.js";
@@ -32,6 +32,15 @@ export interface RemoteBlob {
 const MAX_ACCESS_INDEX_BYTES = 64 * 1024 * 1024;
 
 /**
+ * Reads up to this many bytes are decompressed whole and kept in memory,
+ * because decoding from a checkpoint costs up to one checkpoint interval
+ * (4 MiB) of inflating per read, and file managers and `grep -r` read the
+ * same small files again and again.
+ */
+const MAX_REMEMBERED_READ = 1024 * 1024;
+const MAX_REMEMBERED_BYTES = 128 * 1024 * 1024;
+
+/**
  * Reads file contents out of indexed layers. A layer whose pass recorded
  * random-access points is read from its compressed blob: from the cached
  * blob when it is on disk, else with one Range request to the source for
@@ -42,6 +51,11 @@ export class LayerContent {
   private readonly accessIndexes = new LRUCache<string, RandomAccessIndex>({
     maxSize: MAX_ACCESS_INDEX_BYTES,
     sizeCalculation: (index) => Math.max(1, approximateSize(index)),
+  });
+  /** Recent small reads of compressed layers, by layer digest, offset and length. */
+  private readonly recentReads = new LRUCache<string, Buffer>({
+    maxSize: MAX_REMEMBERED_BYTES,
+    sizeCalculation: (bytes) => Math.max(1, bytes.length),
   });
   /** Layers whose source answered a Range request with the whole blob. */
   private readonly rangeIgnored = new Set<string>();
@@ -63,7 +77,16 @@ export class LayerContent {
 
     const index = await this.accessIndex(digest);
     const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end);
-    return readUncompressedRange(index, fetch, offset, length, { streamName: `layer ${digest}` });
+    const open = () => readUncompressedRange(index, fetch, offset, length, { streamName: `layer ${digest}` });
+    if (length > MAX_REMEMBERED_READ) return open();
+
+    const key = `${digest} ${offset} ${length}`;
+    let bytes = this.recentReads.get(key);
+    if (!bytes) {
+      bytes = await readWhole(open());
+      this.recentReads.set(key, bytes);
+    }
+    return Readable.from([bytes]);
   }
 
   /** Whether reads of the layer can be served: a tar copy or a random-access index is on disk. */
@@ -101,6 +124,13 @@ export class LayerContent {
     const path = await this.blobs.ensure(descriptor, remote.openWhole, repository);
     return createReadStream(path, { start, end });
   }
+}
+
+/** Reads a stream to its end; a stream that fails, as on a CRC mismatch, rejects instead. */
+async function readWhole(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function approximateSize(index: RandomAccessIndex): number {
