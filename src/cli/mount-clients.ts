@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:fs";
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { constants as osConstants, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 
@@ -125,11 +125,35 @@ async function writeDavfsConfig(folder: string, share: ShareAddress): Promise<st
     lines.push(`secrets ${secrets}`);
   }
   if (share.tlsCertFile) lines.push(`trust_server_cert ${share.tlsCertFile}`);
+  const cache = await makeDavfsCache(folder);
+  if (cache) lines.push(`cache_dir ${cache}`);
 
   const config = join(folder, "davfs2.conf");
   await writeFile(config, lines.join("\n") + "\n", { mode: 0o600 });
-  await chmod(folder, 0o700);
   return config;
+}
+
+/**
+ * Makes a cache folder inside `folder`, deleted with it, so that mounts
+ * leave nothing in /var/cache/davfs2. mount.davfs accepts only a cache
+ * folder owned by the mounting user and the davfs2 group, and its daemon
+ * runs as the davfs2 user, which must be able to enter `folder`. Returns
+ * undefined when the davfs2 group does not exist, which leaves davfs2 its
+ * default cache folder.
+ */
+async function makeDavfsCache(folder: string): Promise<string | undefined> {
+  const groups = await readFile("/etc/group", "utf8").catch(() => "");
+  const entry = groups.split("\n").find((line) => line.startsWith("davfs2:"));
+  const groupId = Number(entry?.split(":")[2]);
+  if (!Number.isInteger(groupId)) return undefined;
+
+  // The secrets and configuration files stay readable by root alone (0600).
+  await chmod(folder, 0o755);
+  const cache = join(folder, "cache");
+  await mkdir(cache, { mode: 0o775 });
+  await chown(cache, 0, groupId);
+  await chmod(cache, 0o775);
+  return cache;
 }
 
 /** Quotes a secrets-file field: davfs2 reads `"..."` with `\"` and `\\` escapes. */

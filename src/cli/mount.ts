@@ -59,10 +59,11 @@ async function runMount(args: string[]): Promise<number | undefined> {
     server.close();
     throw error;
   }
-  if (mounted)
-    log.info("mounted the share", { url: share.url, folder: target, client: mounted.client });
   stopOnSignalsOrUnmount(server, mounted, target);
   keepServingAfterStrayErrors();
+  if (mounted) {
+    log.info("mounted the share", { url: share.url, folder: target, client: mounted.client });
+  }
   return undefined;
 }
 

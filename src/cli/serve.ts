@@ -5,10 +5,10 @@ import { LRUCache } from "lru-cache";
 
 import { BlobStore } from "../cache/blob-store.js";
 import { CacheBudget } from "../cache/cache-budget.js";
+import { openCacheDirectory } from "../cache/cache-directory.js";
 import { CacheLayout } from "../cache/cache-layout.js";
 import { LayerStore } from "../cache/layer-store.js";
 import { SourceCache } from "../cache/source-cache.js";
-import { removeStalePartials } from "../cache/stale-partials.js";
 import { log, setLogLevel } from "../log.js";
 import { parsePlatform } from "../manifest/platform.js";
 import { openCredentialStore } from "../registry/credential-search.js";
@@ -56,7 +56,7 @@ export async function serve(options: ServeOptions): Promise<Server> {
 /** Makes the services the tree uses: caches, the registry sources and the wanted platform. */
 export async function createTreeContext(options: ServeOptions): Promise<TreeContext> {
   const layout = new CacheLayout(options.cacheDirectory);
-  await removeStalePartials(options.cacheDirectory);
+  await openCacheDirectory(options.cacheDirectory);
   const budget = new CacheBudget(options.cacheDirectory, options.cacheSize);
   await budget.scan();
   const blobs = new BlobStore(layout, budget);

@@ -6,17 +6,17 @@ import { displayUrl, headerValue, transportError, type HttpResponse } from "./ht
 import { RegistryResponseError } from "./registry-errors.js";
 
 /**
- * How a blob download that breaks off is resumed. A failure is any error of
- * the body stream (reset, closed early, idle timeout), or a resume request
- * that gets no response. A resume request that gets a 5xx or a 429 is
- * retried by the registry client's own retry policy (retry.ts) first.
+ * The bounds on resuming a blob download that breaks off. A failure is any
+ * error of the body stream (reset, closed early, idle timeout), or a resume
+ * request that gets no response. A resume request that gets a 5xx or a 429
+ * is retried by the registry client's own retry policy (retry.ts) first.
  */
 export interface ResumePolicy {
-  /** Failures in a row that are resumed; the next one fails the download. */
+  /** Failures in a row that are resumed. The next one fails the download. */
   maxAttempts: number;
   /** Total resumes of one download, however much each one made progress. */
   maxResumes: number;
-  /** Delay before the first resume of a row; it doubles for each later one. */
+  /** Delay before the first resume of a row, doubled for each later one. */
   baseDelayMs: number;
   maxDelayMs: number;
   /** Bytes a resumed body must deliver before its failure starts a new row. */

@@ -36,10 +36,21 @@ export function describeOutcome(outcome: Outcome): string {
   return `status ${outcome.status}, ${outcome.body.length} bytes: ${JSON.stringify(text)}`;
 }
 
+/** Returns the body of a response outcome, or undefined for an aborted one. */
+export function bodyOf(outcome: Outcome): Buffer | undefined {
+  return outcome.kind === "response" ? outcome.body : undefined;
+}
+
 /** Returns the body text of a response outcome, or "" for an aborted one. */
 export function bodyText(outcome: Outcome): string {
   return outcome.kind === "response" ? outcome.body.toString() : "";
 }
+
+const layerFileExtensions: Record<Compression, string> = {
+  gzip: ".tar.gz",
+  zstd: ".tar.zst",
+  none: ".tar",
+};
 
 /** An image of one layer pushed for a test, with what a test needs to check its reads. */
 export interface PushedFileImage {
@@ -62,7 +73,7 @@ export async function pushLayerImage(
   const config = makeImageConfig({ layers: [layer] });
   await pushImage(host, repository, "v1", { layers: [layer], config, format: "oci" });
   const name = `1-${hexOf(layer.digest).slice(0, 12)}`;
-  const extension = compression === "gzip" ? ".tar.gz" : compression === "zstd" ? ".tar.zst" : ".tar";
+  const extension = layerFileExtensions[compression];
   return {
     repository,
     layer,

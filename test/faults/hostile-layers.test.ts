@@ -19,6 +19,7 @@ import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { listNames, walkFolder } from "../e2e/dav-client.js";
 import {
+  bodyOf,
   bodyText,
   cacheFilesOf,
   describeOutcome,
@@ -210,13 +211,13 @@ describe("hostile layers", () => {
     it("symlinks to files missing in the image are 404", async () => {
       for (const name of ["escape-shadow", "escape-proc"]) {
         const outcome = await fetchOutcome(escape(name));
-        expect(outcome.kind === "response" && outcome.status, name).toBe(404);
+        expect(outcome.status, name).toBe(404);
       }
     });
 
     it("symlink loop is 404", async () => {
       const outcome = await fetchOutcome(escape("loop-a"));
-      expect(outcome.kind === "response" && outcome.status).toBe(404);
+      expect(outcome.status).toBe(404);
       expect(bodyText(outcome)).toMatch(/loop/);
     });
 
@@ -235,7 +236,7 @@ describe("hostile layers", () => {
     it("hardlinks to missing targets and cycles are left out", async () => {
       for (const name of ["hl-missing", "hl-a", "hl-b"]) {
         const outcome = await fetchOutcome(escape(name));
-        expect(outcome.kind === "response" && outcome.status, name).toBe(404);
+        expect(outcome.status, name).toBe(404);
       }
     });
 
@@ -252,7 +253,7 @@ describe("hostile layers", () => {
 
     it("../ whiteout acts only inside the image", async () => {
       const outcome = await fetchOutcome(escape("readme"));
-      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(404);
+      expect(outcome.status, describeOutcome(outcome)).toBe(404);
     });
 
     it("whiteout markers are never listed", async () => {
@@ -278,14 +279,14 @@ describe("hostile layers", () => {
 
     it("rootfs read is 502", async () => {
       const outcome = await fetchOutcome(url("evil/corrupt", "rootfs/first.txt"));
-      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+      expect(outcome.status, describeOutcome(outcome)).toBe(502);
       expect(bodyText(outcome)).toContain("invalid tar at offset 1024");
     });
 
     it("raw layer blob is still served", async () => {
       const raw = url("evil/corrupt", `layers/1-${hexOf(corrupt.digest).slice(0, 12)}.tar.gz`);
       const outcome = await fetchOutcome(raw);
-      expect(outcome.kind === "response" && outcome.body.equals(corrupt.bytes)).toBe(true);
+      expect(bodyOf(outcome)?.equals(corrupt.bytes)).toBe(true);
     });
 
     it("cache holds no index of the layer", async () => {
@@ -336,7 +337,7 @@ describe("hostile layers", () => {
 
     it("rootfs of the bomb is 502 too", async () => {
       const outcome = await fetchOutcome(url("evil/bomb", "rootfs/"));
-      expect(outcome.kind === "response" && outcome.status, describeOutcome(outcome)).toBe(502);
+      expect(outcome.status, describeOutcome(outcome)).toBe(502);
     });
 
     it("cache keeps nothing uncompressed of the bomb", async () => {

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -41,7 +41,7 @@ describe("share access", () => {
       try {
         // Only the loopback address is ever contacted.
         const outcome = await fetchOutcome(regdav.url, { method: "OPTIONS" });
-        expect(outcome.kind === "response" && outcome.status).toBe(200);
+        expect(outcome.status).toBe(200);
         expect(regdav.output()).toMatch(warning);
       } finally {
         await regdav.stop();
@@ -64,6 +64,18 @@ describe("share access", () => {
       });
       try {
         expect(regdav.output()).not.toMatch(/WARN/);
+      } finally {
+        await regdav.stop();
+      }
+    });
+  });
+
+  describe("cache folder", () => {
+    it("new cache folder is private to the user", async () => {
+      const cacheDir = join(work.path, "new", "cache");
+      const regdav = await startRegdav(["--registry", "127.0.0.1:1"], { cacheDir });
+      try {
+        expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
       } finally {
         await regdav.stop();
       }
@@ -100,14 +112,14 @@ describe("share access", () => {
           const outcome = await fetchOutcome(regdav.url, {
             headers: { authorization: basic(SHARE_USER, SHARE_PASSWORD) },
           });
-          expect(outcome.kind === "response" && outcome.status).toBe(200);
+          expect(outcome.status).toBe(200);
         });
 
         it("wrong password is 401 with a realm", async () => {
           const outcome = await fetchOutcome(regdav.url, {
             headers: { authorization: basic(SHARE_USER, `${SHARE_PASSWORD}x`) },
           });
-          expect(outcome.kind === "response" && outcome.status).toBe(401);
+          expect(outcome.status).toBe(401);
           expect(outcome.kind === "response" && outcome.headers.get("www-authenticate")).toBe(
             'Basic realm="regdav", charset="UTF-8"',
           );
@@ -116,7 +128,7 @@ describe("share access", () => {
         it("missing credentials are 401 for every method", async () => {
           for (const method of ["GET", "PROPFIND", "OPTIONS", "HEAD"]) {
             const outcome = await fetchOutcome(regdav.url, { method });
-            expect(outcome.kind === "response" && outcome.status, method).toBe(401);
+            expect(outcome.status, method).toBe(401);
           }
         });
 
@@ -124,7 +136,7 @@ describe("share access", () => {
           const outcome = await fetchOutcome(regdav.url, {
             headers: { authorization: basic("someone", SHARE_PASSWORD) },
           });
-          expect(outcome.kind === "response" && outcome.status).toBe(401);
+          expect(outcome.status).toBe(401);
         });
 
         it("password appears in no output", () => {
@@ -252,7 +264,7 @@ describe("share access", () => {
 
     it("private image is read with the stored login", async () => {
       const outcome = record("file", await fetchOutcome(share("private/app/_tags/v1/rootfs/hello.txt")));
-      expect(outcome.kind === "response" && outcome.body.toString()).toBe("hello\n");
+      expect(bodyText(outcome)).toBe("hello\n");
       expect(proxy.requests.some((entry) => entry.authorization?.startsWith("Basic "))).toBe(true);
     });
 
@@ -266,27 +278,27 @@ describe("share access", () => {
       ] as const;
       for (const [label, target, method] of listings) {
         const outcome = record(label, await fetchOutcome(target, { method, headers: { Depth: "1" } }));
-        expect(outcome.kind === "response" && outcome.status, label).toBeLessThan(300);
+        expect(outcome.status, label).toBeLessThan(300);
       }
     });
 
     it("wrong path is 404", async () => {
       const outcome = record("404", await fetchOutcome(share("private/app/_tags/nope/manifest.json")));
-      expect(outcome.kind === "response" && outcome.status).toBe(404);
+      expect(outcome.status).toBe(404);
     });
 
     it("registry 500 is a 502", async () => {
       const rule = proxy.addFault({ path: /\/manifests\/v2$/, fault: { kind: "status", status: 500 } });
       const outcome = record("502", await fetchOutcome(share("private/app/_tags/v2/manifest.json")));
       rule.remove();
-      expect(outcome.kind === "response" && outcome.status).toBe(502);
+      expect(outcome.status).toBe(502);
     });
 
     it("registry echoing the Authorization header is a 502", async () => {
       const rule = proxy.addFault({ path: /\/manifests\/v3$/, fault: { kind: "echo-authorization" } });
       const outcome = record("echo", await fetchOutcome(share("private/app/_tags/v3/manifest.json")));
       rule.remove();
-      expect(outcome.kind === "response" && outcome.status).toBe(502);
+      expect(outcome.status).toBe(502);
       expect(proxy.requests.some((entry) => entry.fault === "echo-authorization")).toBe(true);
       expect(bodyText(outcome)).toContain("Authorization: Basic [redacted]");
     });

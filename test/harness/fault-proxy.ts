@@ -15,10 +15,10 @@ export type Fault =
   /** Responds with this status, such as 500, 502, 503, 504 or 429, without asking upstream. */
   | { kind: "status"; status: number; headers?: Record<string, string>; body?: string }
   /**
-   * Sends only the first `bytes` of the body. `close` keeps the Content-Length
-   * and closes the connection after them; `chunked` drops the Content-Length
-   * and ends the chunked body cleanly; `length` declares `bytes` as the
-   * Content-Length.
+   * Sends only the first `bytes` of the body. `close` keeps the
+   * Content-Length and closes the connection after them. `chunked` drops the
+   * Content-Length and ends the chunked body cleanly. `length` declares
+   * `bytes` as the Content-Length.
    */
   | { kind: "truncate"; bytes: number; mode: "close" | "chunked" | "length" }
   /** Flips every bit of the body byte at `offset`. */
@@ -75,7 +75,7 @@ export interface FaultProxy {
   readonly host: string;
   /** Every request received, in order. */
   readonly requests: readonly ProxiedRequest[];
-  /** Adds a rule; rules are tried in the order added and the first one with hits left applies. */
+  /** Adds a rule. Rules are tried in the order added, and the first one with hits left applies. */
   addFault(rule: FaultRule): ActiveRule;
   /** Removes every rule, so that requests are forwarded unchanged again. */
   clearFaults(): void;

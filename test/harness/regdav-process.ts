@@ -12,7 +12,7 @@ export interface RegdavProcess {
   readonly pid: number;
   /** Resolves when the process has exited, with its exit code or the signal that ended it. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Sends a signal, such as SIGKILL to simulate a crash; stop() still cleans up afterwards. */
+  /** Sends a signal, such as SIGKILL to simulate a crash. stop() still cleans up afterwards. */
   kill(signal: NodeJS.Signals): void;
   /** The folder passed as `--cache-dir`: a fresh one unless `RegdavOptions.cacheDir` was given. */
   readonly cacheDir: string;
@@ -37,7 +37,7 @@ export interface RegdavOptions {
    * regdav finds what an earlier one cached. The caller owns and deletes it.
    */
   cacheDir?: string;
-  /** The address to listen on (default 127.0.0.1); the url still names 127.0.0.1. */
+  /** The address to listen on (default 127.0.0.1). The url names 127.0.0.1 either way. */
   listenHost?: string;
   /**
    * Set when `args` include `--tls-cert` and `--tls-key`: the url is then
