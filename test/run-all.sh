@@ -21,6 +21,9 @@ tools=(
   "mount.davfs:davfs2"
   "cadaver:cadaver"
   "litmus:litmus"
+  "pigz:pigz"
+  "openssl:openssl"
+  "script:bsdutils"
 )
 
 fail() {

@@ -17,8 +17,8 @@ import {
   fetchOutcome,
   hexOf,
   listFiles,
-  type PushedFileImage,
   pushLayerImage,
+  type PushedFileImage,
 } from "./fault-fixtures.js";
 
 const FILE_SIZE = 3_000_000;

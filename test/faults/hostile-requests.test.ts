@@ -7,14 +7,15 @@ import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import {
+  bodyOf,
   bodyText,
   encodePath,
   fetchOutcome,
   httpRequest,
   portOf,
-  type PushedFileImage,
   pushLayerImage,
   rawRequest,
+  type PushedFileImage,
   type RawResponse,
 } from "./fault-fixtures.js";
 

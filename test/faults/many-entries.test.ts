@@ -9,7 +9,14 @@ import { pushImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { listEntries } from "../e2e/dav-client.js";
-import { bodyOf, encodePath, fetchOutcome, rawTarHeader, TAR_END, tarPadding } from "./fault-fixtures.js";
+import {
+  bodyOf,
+  encodePath,
+  fetchOutcome,
+  rawTarHeader,
+  TAR_END,
+  tarPadding,
+} from "./fault-fixtures.js";
 
 /** 1000 folders of 1000 files each, plus the folders: 1,001,000 tar entries. */
 const FOLDERS = 1000;

@@ -13,9 +13,9 @@ import {
   describeOutcome,
   encodePath,
   fetchOutcome,
-  type PushedFileImage,
   pushLayerImage,
   startBlackHole,
+  type PushedFileImage,
 } from "./fault-fixtures.js";
 
 /** The idle timeout regdav runs with here, so that a stalled registry fails fast. */

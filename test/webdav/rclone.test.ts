@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireTool } from "../harness/tools.js";
 import { sha256Of } from "./memory-tree.js";
 import {
   buildSampleTree,
@@ -34,13 +35,12 @@ function runRclone(args: string[]): Promise<RcloneResult> {
   });
 }
 
-const hasRclone = await runRclone(["version"]).then((result) => result.exitCode === 0);
-
-describe.skipIf(!hasRclone)("rclone against the share", () => {
+describe("rclone against the share", () => {
   let share: RunningShare;
   let obscuredPassword: string;
 
   beforeAll(async () => {
+    await requireTool("rclone");
     share = await startShare({
       tree: buildSampleTree(),
       auth: { username: USERNAME, password: PASSWORD },
