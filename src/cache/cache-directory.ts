@@ -1,4 +1,7 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import { RegdavError } from "../errors.js";
 
 import { removeStalePartials } from "./stale-partials.js";
 
@@ -9,6 +12,19 @@ import { removeStalePartials } from "./stale-partials.js";
  * killed regdav processes are deleted.
  */
 export async function openCacheDirectory(root: string): Promise<void> {
-  await mkdir(root, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    await checkWritable(root);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new RegdavError("BAD_REQUEST", `cache folder ${JSON.stringify(root)} is not writable (--cache-dir): ${reason}`);
+  }
   await removeStalePartials(root);
+}
+
+/** Writes and deletes a probe file, so an unwritable cache fails at start instead of on every read. */
+async function checkWritable(root: string): Promise<void> {
+  const probe = join(root, `.write-check.${process.pid}.partial`);
+  await writeFile(probe, "");
+  await rm(probe, { force: true });
 }

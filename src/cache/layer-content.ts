@@ -18,7 +18,7 @@ import type { CacheLayout } from "./cache-layout.js";
 /** Opens bytes `start` to `end` (inclusive) of a blob where it is stored, usually by HTTP Range. */
 export type BlobRangeOpener = (start: number, end: number) => Promise<Readable>;
 
-/** How a read reaches the blob when it is not in the cache. */
+/** The source of a blob that is not in the cache, for reads of its contents. */
 export interface RemoteBlob {
   descriptor: BlobDescriptor;
   /** Undefined for a source that cannot read ranges: the blob is then downloaded whole. */
@@ -32,10 +32,10 @@ export interface RemoteBlob {
 const MAX_ACCESS_INDEX_BYTES = 64 * 1024 * 1024;
 
 /**
- * Reads up to this many bytes are decompressed whole and kept in memory,
- * because decoding from a checkpoint costs up to one checkpoint interval
- * (4 MiB) of inflating per read, and file managers and `grep -r` read the
- * same small files again and again.
+ * Reads up to this many bytes are decompressed whole and kept in memory.
+ * Decoding from a checkpoint inflates up to one checkpoint interval (4 MiB)
+ * per read, and file managers and `grep -r` read the same small files again
+ * and again.
  */
 const MAX_REMEMBERED_READ = 1024 * 1024;
 const MAX_REMEMBERED_BYTES = 128 * 1024 * 1024;
@@ -44,7 +44,7 @@ const MAX_REMEMBERED_BYTES = 128 * 1024 * 1024;
  * Reads file contents out of indexed layers. A layer whose pass recorded
  * random-access points is read from its compressed blob: from the cached
  * blob when it is on disk, else with one Range request to the source for
- * just the span that holds the bytes. A layer without them (a zstd layer of
+ * just the span that contains the bytes. A layer without them (a zstd layer of
  * one large frame) is read from the uncompressed tar kept by its pass.
  */
 export class LayerContent {
@@ -57,7 +57,7 @@ export class LayerContent {
     maxSize: MAX_REMEMBERED_BYTES,
     sizeCalculation: (bytes) => Math.max(1, bytes.length),
   });
-  /** Layers whose source answered a Range request with the whole blob. */
+  /** Layers whose source sent the whole blob in response to a Range request. */
   private readonly rangeIgnored = new Set<string>();
 
   constructor(
@@ -76,7 +76,10 @@ export class LayerContent {
     }
 
     const index = await this.accessIndex(digest);
-    const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end);
+    // A plain layer's index has no CRC-32s to check bytes fetched by Range
+    // against, so such a layer is downloaded whole and verified by digest instead.
+    const checked = index.kind !== "none";
+    const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end, checked);
     const open = () => readUncompressedRange(index, fetch, offset, length, { streamName: `layer ${digest}` });
     if (length > MAX_REMEMBERED_READ) return open();
 
@@ -89,7 +92,7 @@ export class LayerContent {
     return Readable.from([bytes]);
   }
 
-  /** Whether reads of the layer can be served: a tar copy or a random-access index is on disk. */
+  /** Tells whether reads of the layer can be served: a tar copy or a random-access index is on disk. */
   async canRead(digest: string): Promise<boolean> {
     const accessPath = this.layout.layerAccessIndex(digest, RANDOM_ACCESS_FORMAT_VERSION);
     return (await exists(this.layout.layerTar(digest))) || (await exists(accessPath));
@@ -104,7 +107,12 @@ export class LayerContent {
     return index;
   }
 
-  private async fetchCompressed(remote: RemoteBlob, start: number, end: number): Promise<Readable> {
+  private async fetchCompressed(
+    remote: RemoteBlob,
+    start: number,
+    end: number,
+    byRange: boolean,
+  ): Promise<Readable> {
     const { descriptor, repository } = remote;
     const cached = await this.blobs.cachedPath(descriptor.digest);
     if (cached) {
@@ -112,7 +120,7 @@ export class LayerContent {
       return createReadStream(cached, { start, end });
     }
 
-    if (remote.openRange && !this.rangeIgnored.has(descriptor.digest)) {
+    if (byRange && remote.openRange && !this.rangeIgnored.has(descriptor.digest)) {
       try {
         return await remote.openRange(start, end);
       } catch (error) {

@@ -6,6 +6,7 @@ import { log } from "../log.js";
 import type { Command } from "./commands/command.js";
 import {
   findProgram,
+  isMountPoint,
   mountWithDavfs2,
   mountWithRclone,
   type MountClientName,
@@ -114,7 +115,13 @@ async function checkMountFolder(folder: string): Promise<string> {
       `mount folder ${JSON.stringify(folder)} does not exist or is not a folder`,
     );
   }
-  return realpath(folder);
+  const target = await realpath(folder);
+  // Mounting over an existing mount would fail, and the clean-up after the
+  // failure would then detach the mount that was there before.
+  if (await isMountPoint(target)) {
+    throw new UsageError(`mount folder ${JSON.stringify(folder)} is already a mount point; unmount it first`);
+  }
+  return target;
 }
 
 /** Picks the client: the one asked for, else rclone where installed, else davfs2 as root. */

@@ -5,6 +5,7 @@ import { parseLogLevel, type LogLevel } from "../log.js";
 import { parseMirrorOption, type MirrorOption } from "../registry/mirror.js";
 import { parseSourceOption } from "../source/open-local-source.js";
 import { parseByteSize } from "./byte-size.js";
+import { isRegistryName } from "../tree/repository-names.js";
 import { UsageError } from "./usage-error.js";
 
 export interface ServeOptions {
@@ -102,11 +103,11 @@ export function parseServeOptions(args: string[]): ServeOptions {
 
   return {
     listen: parseListen(values.listen),
-    registries: values.registry ?? (values.source.length ? [] : ["docker.io"]),
+    registries: checkRegistryNames("--registry", values.registry) ?? (values.source.length ? [] : ["docker.io"]),
     sources: values.source.map(parseSourceArgument),
-    insecureRegistries: values["insecure-registry"],
+    insecureRegistries: checkRegistryNames("--insecure-registry", values["insecure-registry"]) ?? [],
     platform: values.platform,
-    cacheDirectory: values["cache-dir"] ?? defaultCacheDirectory(),
+    cacheDirectory: checkCacheDirectory(values["cache-dir"]) ?? defaultCacheDirectory(),
     cacheSize: parseByteSize(values["cache-size"], "--cache-size"),
     maxLayerSize: parseByteSize(values["max-layer-size"], "--max-layer-size"),
     logLevel,
@@ -125,6 +126,23 @@ function parseMirrorArgument(text: string): MirrorOption {
   } catch (error) {
     throw new UsageError(`invalid --mirror ${JSON.stringify(text)}: ${(error as Error).message}`);
   }
+}
+
+/** Rejects names that cannot be a registry host, such as a URL with a scheme or a blank. */
+function checkRegistryNames(option: string, names: string[] | undefined): string[] | undefined {
+  for (const name of names ?? []) {
+    if (!isRegistryName(name)) {
+      throw new UsageError(
+        `invalid ${option} ${JSON.stringify(name)}: give a host with an optional port, such as ghcr.io or 127.0.0.1:5000, without http://`,
+      );
+    }
+  }
+  return names;
+}
+
+function checkCacheDirectory(folder: string | undefined): string | undefined {
+  if (folder !== undefined && folder.trim() === "") throw new UsageError("invalid --cache-dir \"\": give a folder");
+  return folder;
 }
 
 function parseSourceArgument(text: string): { name: string; path: string } {

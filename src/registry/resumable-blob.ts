@@ -173,7 +173,8 @@ class ResumableBlob extends Readable {
     const range = headerValue(response.headers, "content-range") ?? "";
     const match = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(range.trim());
     const total = match?.[3] === "*" ? undefined : Number(match?.[3]);
-    const fits = this.request.size === undefined || total === undefined || total === this.request.size;
+    const fits =
+      this.request.size === undefined || total === undefined || total === this.request.size;
     if (response.status !== 206 || Number(match?.[1]) !== this.offset || !fits) {
       const sent = `${response.status}, Content-Range ${JSON.stringify(range)}`;
       return this.fail(`resuming at byte ${this.offset} got ${sent}`);

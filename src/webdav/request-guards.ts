@@ -7,8 +7,8 @@ export const PROPFIND_BODY_LIMIT = 64 * 1024;
 
 /**
  * Maximum XML elements in a PROPFIND body. Clients name about 5 to 30
- * properties. webdav-server does work for each element named on each node
- * listed, so one 64 KiB body naming 5000 properties of a 500-entry folder
+ * properties, and webdav-server does work for each element named on each
+ * node listed. One 64 KiB body naming 5000 properties of a 500-entry folder
  * kept the server busy for 19 s and built a 68 MB response (measured with
  * webdav-server 2.6.3 on Node 20, on a 2-core VM).
  */
@@ -16,8 +16,8 @@ export const PROPFIND_MAX_ELEMENTS = 128;
 
 /**
  * Maximum children that a Depth 1 PROPFIND lists. webdav-server 2.6.3 takes
- * about 0.5 to 0.8 ms of CPU per child, and the server answers nobody else
- * meanwhile: 20,000 children took 17 s and 460 MiB, 200,000 took 162 s and
+ * about 0.5 to 0.8 ms of CPU per child, and the server serves no other
+ * request meanwhile: 20,000 children took 17 s and 460 MiB, 200,000 took 162 s and
  * 2.8 GiB (measured on Node 20, on a 2-core VM). A hostile image can put a
  * million entries into one folder.
  */

@@ -10,10 +10,10 @@ import { makeTempDir, requireTool, runCommand, type TempDir } from "../harness/t
 import { getBytes, propfind } from "./dav-client.js";
 
 /**
- * One image served four ways, from the registry, an OCI layout folder, an
- * OCI archive and a docker save archive, must show the same root
- * filesystem and config through the share: the tree does not know which
- * kind of source it shows.
+ * One image is served four ways: from the registry, an OCI layout folder,
+ * an OCI archive and a docker save archive. Each must show the same root
+ * filesystem and config through the share, since the tree does not know
+ * which kind of source it shows.
  */
 describe("local sources through the share", () => {
   let registry: TestRegistry;

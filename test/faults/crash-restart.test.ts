@@ -111,7 +111,9 @@ describe("crash and restart", () => {
     it("cache then holds the verified blob and its index", async () => {
       expect(await cachedBlobDigest(cache.path, image.layer.digest)).toBe(image.layer.digest);
       const files = await layerFiles();
-      expect(files.some((file) => file.startsWith("indexes/") && file.endsWith(".json"))).toBe(true);
+      expect(files.some((file) => file.startsWith("indexes/") && file.endsWith(".json"))).toBe(
+        true,
+      );
       expect(await partials()).toEqual([]);
     });
   });
@@ -180,7 +182,7 @@ describe("crash and restart", () => {
       });
     }
 
-    /** Pushes an image with a fresh random file, reads it through a slow registry and sends SIGTERM. */
+    /** Pushes an image of a fresh random file, reads it through the slow proxy, sends SIGTERM. */
     const readThenStop = async (repository: string, size: number) => {
       const fileContent = randomBytes(size);
       const entries = [{ type: "file" as const, path: "data.bin", content: fileContent }];

@@ -18,15 +18,29 @@ export type Outcome =
   | { kind: "response"; status: number; headers: Headers; body: Buffer }
   | { kind: "aborted"; status: number; error: string };
 
-/** Sends a request and reads the whole body, reporting a body cut off midway instead of throwing. */
+/**
+ * Sends a request and reads the whole body. A connection closed before the
+ * end of the body is reported as `aborted`, with status 0 when no response
+ * headers arrived.
+ */
 export async function fetchOutcome(url: string, init: RequestInit = {}): Promise<Outcome> {
-  const response = await fetch(url, init);
+  let response: Response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    return { kind: "aborted", status: 0, error: `${String(error)} (${causeOf(error)})` };
+  }
   try {
     const body = Buffer.from(await response.arrayBuffer());
     return { kind: "response", status: response.status, headers: response.headers, body };
   } catch (error) {
     return { kind: "aborted", status: response.status, error: String(error) };
   }
+}
+
+function causeOf(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** Describes an outcome for an assertion message. */
@@ -39,6 +53,11 @@ export function describeOutcome(outcome: Outcome): string {
 /** Returns the body of a response outcome, or undefined for an aborted one. */
 export function bodyOf(outcome: Outcome): Buffer | undefined {
   return outcome.kind === "response" ? outcome.body : undefined;
+}
+
+/** Returns a response header of an outcome, or undefined when absent or aborted. */
+export function headerOf(outcome: Outcome, name: string): string | undefined {
+  return outcome.kind === "response" ? (outcome.headers.get(name) ?? undefined) : undefined;
 }
 
 /** Returns the body text of a response outcome, or "" for an aborted one. */
@@ -101,14 +120,17 @@ export async function listFiles(root: string): Promise<string[]> {
   }
 }
 
-/** Lists the cache files that belong to a blob: its raw blob, its tar and its index, and temporaries. */
+/** Lists the cache files of a blob: the raw blob, its tar and indexes, and temporary files. */
 export async function cacheFilesOf(cacheDir: string, digest: string): Promise<string[]> {
   const hex = hexOf(digest);
   return (await listFiles(cacheDir)).filter((file) => file.includes(hex));
 }
 
 /** Reads the cached copy of a blob and returns its digest, or undefined when it is not cached. */
-export async function cachedBlobDigest(cacheDir: string, digest: string): Promise<string | undefined> {
+export async function cachedBlobDigest(
+  cacheDir: string,
+  digest: string,
+): Promise<string | undefined> {
   const path = join(cacheDir, "blobs", "sha256", hexOf(digest));
   try {
     return sha256Digest(await readFile(path));

@@ -38,7 +38,7 @@ const BOMB_SIZE = 256 * 1024 * 1024;
 /** One more than the children a PROPFIND lists (PROPFIND_MAX_CHILDREN). */
 const CROWDED_FOLDER_SIZE = 20_001;
 
-/** A layer whose entries try to reach outside the image root by name, link and hardlink. */
+/** Builds a layer whose entries try to reach outside the image root by name, link and hardlink. */
 async function makeEscapeLayer(): Promise<LayerBlob> {
   return makeLayer([
     { type: "directory", path: "etc" },
@@ -64,7 +64,7 @@ async function makeEscapeLayer(): Promise<LayerBlob> {
   ]);
 }
 
-/** An upper layer of whiteouts whose names try to hide `.`, `..` or paths above the root. */
+/** Builds an upper layer of whiteouts whose names try to hide `.`, `..` or paths above the root. */
 async function makeWhiteoutLayer(): Promise<LayerBlob> {
   return makeLayer([
     { type: "file", path: ".wh..", content: "" },
@@ -76,7 +76,7 @@ async function makeWhiteoutLayer(): Promise<LayerBlob> {
   ]);
 }
 
-/** A gzip layer of three files whose second header has a wrong checksum. */
+/** Builds a gzip layer of three files whose second header has a wrong checksum. */
 function makeCorruptLayer(): LayerBlob {
   const parts = [
     rawTarHeader("first.txt", 6),
@@ -91,7 +91,8 @@ function makeCorruptLayer(): LayerBlob {
     TAR_END,
   ];
   const tar = Buffer.concat(parts);
-  tar[1024 + 3] = tar[1024 + 3]! ^ 0x01; // one bit of the second name, after the checksum was computed
+  // Flips one bit of the second name after its checksum was computed.
+  tar[1024 + 3] = tar[1024 + 3]! ^ 0x01;
   const bytes = gzip(tar);
   return {
     ...makeBlob(mediaTypes.ociLayerGzip, bytes),
@@ -100,7 +101,7 @@ function makeCorruptLayer(): LayerBlob {
   };
 }
 
-/** A gzip layer of about 256 KiB holding one 256 MiB file of zeros. */
+/** Builds a gzip layer of about 256 KiB that contains one 256 MiB file of zeros. */
 async function makeBombLayer(): Promise<LayerBlob> {
   const gzipper = createGzip({ level: 9 });
   const compressed: Buffer[] = [];
@@ -109,7 +110,9 @@ async function makeBombLayer(): Promise<LayerBlob> {
   const diffId = createHash("sha256");
   const write = (chunk: Buffer) => {
     diffId.update(chunk);
-    return gzipper.write(chunk) ? undefined : new Promise((resolve) => gzipper.once("drain", resolve));
+    return gzipper.write(chunk)
+      ? undefined
+      : new Promise((resolve) => gzipper.once("drain", resolve));
   };
 
   await write(rawTarHeader("zeros.bin", BOMB_SIZE));
@@ -126,7 +129,7 @@ async function makeBombLayer(): Promise<LayerBlob> {
   };
 }
 
-/** A gzip layer with one folder of `count` empty files, `crowd/file-0` and so on. */
+/** Builds a gzip layer with one folder of `count` empty files, `crowd/file-0` and so on. */
 function makeCrowdedFolderLayer(count: number): LayerBlob {
   const parts = [rawTarHeader("crowd/", 0, "directory")];
   for (let i = 0; i < count; i++) parts.push(rawTarHeader(`crowd/file-${i}`, 0));
@@ -191,7 +194,15 @@ describe("hostile layers", () => {
   describe("names and links", () => {
     it("root lists only names inside the image", async () => {
       const names = await listNames(escape(""));
-      expect(names).toEqual(["dir", "dotdot-passwd", "etc", "hl-dotdot", "host-passwd", "rootlink", "tmp"]);
+      expect(names).toEqual([
+        "dir",
+        "dotdot-passwd",
+        "etc",
+        "hl-dotdot",
+        "host-passwd",
+        "rootlink",
+        "tmp",
+      ]);
     });
 
     it("../, absolute and ./ names land below the root", async () => {
@@ -259,7 +270,7 @@ describe("hostile layers", () => {
     it("whiteout markers are never listed", async () => {
       const upper = await listNames(url("evil/escape", "layers/"));
       const upperFolder = upper.find((name) => name.startsWith("2-") && !name.includes("."))!;
-      // The layer holds markers only, and a marker creates no folder of its own.
+      // The layer contains markers only, and a marker creates no folder of its own.
       expect(await listNames(url("evil/escape", `layers/${upperFolder}/`))).toEqual([]);
     });
   });
@@ -273,7 +284,9 @@ describe("hostile layers", () => {
       });
       const body = await response.text();
       expect(response.status).toBe(502);
-      expect(body).toContain(`layer ${corrupt.digest}: invalid tar at offset 1024: header checksum mismatch`);
+      expect(body).toContain(
+        `layer ${corrupt.digest}: invalid tar at offset 1024: header checksum mismatch`,
+      );
       expect(Date.now() - started).toBeLessThan(10_000);
     });
 

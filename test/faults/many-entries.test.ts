@@ -27,7 +27,7 @@ const MAX_FIRST_LISTING_MS = 120_000;
 
 const folderName = (folder: number) => `d${String(folder).padStart(4, "0")}`;
 const fileName = (file: number) => `f${String(file).padStart(4, "0")}`;
-/** Every 100th file holds its own path, the rest are empty. */
+/** Every 100th file contains its own path, and the others are empty. */
 const contentOf = (folder: number, file: number) =>
   file % 100 === 0 ? Buffer.from(`${folderName(folder)}/${fileName(file)}\n`) : Buffer.alloc(0);
 
@@ -90,7 +90,11 @@ describe("layer with a million entries", () => {
     registry = await startRegistry();
     const layer = await makeManyEntriesLayer();
     const config = makeImageConfig({ layers: [layer] });
-    await pushImage(registry.host, "many/entries", "v1", { layers: [layer], config, format: "oci" });
+    await pushImage(registry.host, "many/entries", "v1", {
+      layers: [layer],
+      config,
+      format: "oci",
+    });
     regdav = await startRegdav(["--registry", registry.host]);
 
     const started = Date.now();
@@ -119,7 +123,11 @@ describe("layer with a million entries", () => {
   });
 
   it("files read back", async () => {
-    for (const [folder, file] of [[0, 0], [999, 900], [500, 1]] as const) {
+    for (const [folder, file] of [
+      [0, 0],
+      [999, 900],
+      [500, 1],
+    ] as const) {
       const outcome = await fetchOutcome(url(`${folderName(folder)}/${fileName(file)}`));
       const expected = contentOf(folder, file);
       expect(outcome.status, `${folder}/${file}`).toBe(200);
@@ -129,7 +137,9 @@ describe("layer with a million entries", () => {
 
   it("peak memory is bounded", async () => {
     const peak = await peakResidentBytes(regdav.pid);
-    console.log(`regdav peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB, first listing ${firstListingMs} ms`);
+    console.log(
+      `regdav peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB, first listing ${firstListingMs} ms`,
+    );
     expect(peak).toBeLessThan(MAX_PEAK_RESIDENT_BYTES);
   });
 });

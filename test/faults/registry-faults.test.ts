@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, type ExpectStatic } from "vitest";
 
 import { startFaultProxy, type Fault, type FaultProxy } from "../harness/fault-proxy.js";
+import type { Compression } from "../harness/image-builder.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import {
@@ -15,6 +16,7 @@ import {
   fetchOutcome,
   pushLayerImage,
   startBlackHole,
+  type Outcome,
   type PushedFileImage,
 } from "./fault-fixtures.js";
 
@@ -33,13 +35,16 @@ describe.concurrent("registry faults", () => {
   let imageCount = 0;
 
   /** Pushes a fresh image with one random file, so that nothing of it is cached yet. */
-  const freshImage = async (): Promise<PushedFileImage> => {
+  const freshImage = async (compression: Compression = "gzip"): Promise<PushedFileImage> => {
     const repository = `faults/image-${++imageCount}`;
     const content = randomBytes(FILE_SIZE);
     contents.set(repository, content);
     const entries = [{ type: "file" as const, path: "data.bin", content }];
-    return pushLayerImage(registry.host, repository, entries);
+    return pushLayerImage(registry.host, repository, entries, compression);
   };
+  const urlOn = (server: RegdavProcess, image: PushedFileImage, path: string) =>
+    `${server.url}${encodePath(`${proxy.host}/${image.repository}/_tags/v1/${path}`)}`;
+  const contentOf = (image: PushedFileImage) => contents.get(image.repository)!;
   const url = (image: PushedFileImage, path: string) =>
     `${regdav.url}${encodePath(`${proxy.host}/${image.repository}/_tags/v1/${path}`)}`;
   const blobPath = (image: PushedFileImage) => new RegExp(`/blobs/${image.layer.digest}$`);
@@ -76,7 +81,7 @@ describe.concurrent("registry faults", () => {
 
       const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
       expect(outcome.status, describeOutcome(outcome)).toBe(200);
-      expect(bodyOf(outcome)?.equals(contents.get(image.repository)!)).toBe(true);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
 
       const requests = blobRequests(image);
       expect(requests.map((entry) => entry.fault)).toEqual(["reset", undefined]);
@@ -93,7 +98,7 @@ describe.concurrent("registry faults", () => {
 
       const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
       expect(outcome.status, describeOutcome(outcome)).toBe(200);
-      expect(bodyOf(outcome)?.equals(contents.get(image.repository)!)).toBe(true);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
       const ranges = blobRequests(image).map((entry) => entry.range);
       expect(ranges[0]).toBeUndefined();
       const resumedAt = Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? "")?.[1]);
@@ -125,7 +130,7 @@ describe.concurrent("registry faults", () => {
 
       const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
       expect(outcome.status, describeOutcome(outcome)).toBe(200);
-      expect(bodyOf(outcome)?.equals(contents.get(image.repository)!)).toBe(true);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
       const requests = blobRequests(image);
       expect(requests.map((entry) => entry.fault)).toEqual(["truncate", "ignore-range"]);
       expect(requests[1]!.status).toBe(200);
@@ -140,7 +145,7 @@ describe.concurrent("registry faults", () => {
 
       const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
       expect(outcome.status, describeOutcome(outcome)).toBe(200);
-      expect(bodyOf(outcome)?.equals(contents.get(image.repository)!)).toBe(true);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
       const requests = blobRequests(image);
       expect(requests.map((entry) => entry.status)).toEqual([200, 503, 429, 206]);
       const ranges = new Set(requests.slice(1).map((entry) => entry.range));
@@ -212,7 +217,7 @@ describe.concurrent("registry faults", () => {
           const raw = await fetchOutcome(url(image, image.rawLayerPath));
           expect(bodyOf(raw)?.equals(image.layer.bytes)).toBe(true);
           const file = await fetchOutcome(url(image, "rootfs/data.bin"));
-          expect(bodyOf(file)?.equals(contents.get(image.repository)!)).toBe(true);
+          expect(bodyOf(file)?.equals(contentOf(image))).toBe(true);
           await expectCachedIntact(image, expect);
           // The two failed reads, then one download for both good ones.
           expect(blobRequests(image).length).toBe(3);
@@ -276,7 +281,7 @@ describe.concurrent("registry faults", () => {
       addBlobFault(image, { kind: "trickle", chunkBytes: 128 * 1024, intervalMs: 100 }, 1);
       const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
       expect(outcome.status, describeOutcome(outcome)).toBe(200);
-      expect(bodyOf(outcome)?.equals(contents.get(image.repository)!)).toBe(true);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
       expect(blobRequests(image).length).toBe(1);
     });
 
@@ -307,7 +312,7 @@ describe.concurrent("registry faults", () => {
       addBlobFault(image, { kind: "stall", afterBytes: 250_000 }, 1);
       const outcome = await fetchOutcome(url(image, "rootfs/data.bin"));
       expect(outcome.status, describeOutcome(outcome)).toBe(200);
-      expect(bodyOf(outcome)?.equals(contents.get(image.repository)!)).toBe(true);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
       const ranges = blobRequests(image).map((entry) => entry.range);
       expect(ranges[0]).toBeUndefined();
       expect(ranges[1]).toMatch(/^bytes=\d+-$/);
@@ -325,12 +330,82 @@ describe.concurrent("registry faults", () => {
     }, 60_000);
   });
 
+  describe("reads by Range of an evicted layer", () => {
+    let evicting: RegdavProcess;
+    let image: PushedFileImage;
+    const evictedUrl = (path: string) => urlOn(evicting, image, path);
+    /** Fails unless the read failed, or returned exactly `expected`: never other bytes. */
+    const expectNoWrongBytes = (outcome: Outcome, expected: Buffer, expect: ExpectStatic) => {
+      const failed = outcome.kind === "aborted" || outcome.status >= 500;
+      const correct = outcome.status === 200 && bodyOf(outcome)?.equals(expected) === true;
+      expect(failed || correct, describeOutcome(outcome)).toBe(true);
+    };
+
+    beforeAll(async () => {
+      // A one-byte cache keeps only the newest blob, so an older layer is read by Range.
+      evicting = await startRegdav(["--registry", proxy.host, "--cache-size", "1"]);
+      image = await freshImage();
+      const other = await freshImage();
+      for (const target of [image, other]) {
+        const outcome = await fetchOutcome(urlOn(evicting, target, "rootfs/data.bin"));
+        if (outcome.status !== 200)
+          throw new Error(`warm-up read failed: ${describeOutcome(outcome)}`);
+      }
+    });
+
+    afterAll(() => evicting?.stop());
+
+    // NOTE: a read of more than 1 MiB streams the bytes of a span before its
+    // CRC-32 is checked, so a client can get some wrong bytes before the cut.
+    // These tests check only that such a read fails.
+    it.sequential("flipped byte in a Range response is no wrong read", async ({ expect }) => {
+      const before = blobRequests(image).length;
+      addBlobFault(image, { kind: "corrupt", offset: 1000 }, 1);
+      const outcome = await fetchOutcome(evictedUrl("rootfs/data.bin"));
+      expectNoWrongBytes(outcome, contentOf(image), expect);
+      const ranges = blobRequests(image)
+        .slice(before)
+        .map((entry) => entry.range);
+      expect(ranges.length).toBeGreaterThan(0);
+      expect(ranges.every((range) => range !== undefined)).toBe(true);
+    });
+
+    it.sequential("reset Range response is no wrong read", async ({ expect }) => {
+      addBlobFault(image, { kind: "reset", afterBytes: 100_000 }, 1);
+      const outcome = await fetchOutcome(evictedUrl("rootfs/data.bin"));
+      expectNoWrongBytes(outcome, contentOf(image), expect);
+    });
+
+    it.sequential(
+      "flipped byte in a plain layer's Range response is no wrong read",
+      async ({ expect }) => {
+        const plain = await freshImage("none");
+        const newer = await freshImage();
+        for (const target of [plain, newer]) {
+          const warm = await fetchOutcome(urlOn(evicting, target, "rootfs/data.bin"));
+          expect(warm.status, describeOutcome(warm)).toBe(200);
+        }
+        addBlobFault(plain, { kind: "corrupt", offset: 1000 }, 1);
+        const outcome = await fetchOutcome(urlOn(evicting, plain, "rootfs/data.bin"));
+        expectNoWrongBytes(outcome, contentOf(plain), expect);
+      },
+    );
+
+    it.sequential("read after the faults is whole", async ({ expect }) => {
+      const outcome = await fetchOutcome(evictedUrl("rootfs/data.bin"));
+      expect(outcome.status, describeOutcome(outcome)).toBe(200);
+      expect(bodyOf(outcome)?.equals(contentOf(image))).toBe(true);
+    });
+  });
+
   describe("unreachable registry", () => {
     it("connect timeout is a 504 in bounded time", async ({ expect }) => {
       const blackHole = await startBlackHole();
       try {
         const started = Date.now();
-        const outcome = await fetchOutcome(`${regdav.url}${encodePath(`${blackHole.host}/any/_tags/`)}`);
+        const outcome = await fetchOutcome(
+          `${regdav.url}${encodePath(`${blackHole.host}/any/_tags/`)}`,
+        );
         expect(outcome.status, describeOutcome(outcome)).toBe(504);
         expect(bodyText(outcome)).toContain(`registry ${blackHole.host} is unreachable`);
         expect(bodyText(outcome)).toContain("UND_ERR_CONNECT_TIMEOUT");

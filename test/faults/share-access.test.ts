@@ -11,7 +11,7 @@ import { makeImageConfig, makeLayer } from "../harness/image-builder.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { makeTempDir, requireTool, type TempDir } from "../harness/tools.js";
-import { bodyText, encodePath, fetchOutcome, type Outcome } from "./fault-fixtures.js";
+import { bodyText, encodePath, fetchOutcome, headerOf, type Outcome } from "./fault-fixtures.js";
 
 const run = promisify(execFile);
 
@@ -83,7 +83,9 @@ describe("share access", () => {
   });
 
   describe("share password", () => {
-    const sources: Array<[name: string, setup: () => Promise<{ args: string[]; env: Record<string, string> }>]> = [
+    const sources: Array<
+      [name: string, setup: () => Promise<{ args: string[]; env: Record<string, string> }>]
+    > = [
       [
         "--dav-password-file",
         async () => {
@@ -92,7 +94,10 @@ describe("share access", () => {
           return { args: ["--dav-password-file", file], env: {} };
         },
       ],
-      ["REGDAV_DAV_PASSWORD", async () => ({ args: [], env: { REGDAV_DAV_PASSWORD: SHARE_PASSWORD } })],
+      [
+        "REGDAV_DAV_PASSWORD",
+        async () => ({ args: [], env: { REGDAV_DAV_PASSWORD: SHARE_PASSWORD } }),
+      ],
     ];
 
     for (const [name, setup] of sources) {
@@ -101,9 +106,12 @@ describe("share access", () => {
 
         beforeAll(async () => {
           const { args, env } = await setup();
-          regdav = await startRegdav(["--registry", "127.0.0.1:1", "--dav-user", SHARE_USER, ...args], {
-            env,
-          });
+          regdav = await startRegdav(
+            ["--registry", "127.0.0.1:1", "--dav-user", SHARE_USER, ...args],
+            {
+              env,
+            },
+          );
         });
 
         afterAll(() => regdav?.stop());
@@ -120,7 +128,7 @@ describe("share access", () => {
             headers: { authorization: basic(SHARE_USER, `${SHARE_PASSWORD}x`) },
           });
           expect(outcome.status).toBe(401);
-          expect(outcome.kind === "response" && outcome.headers.get("www-authenticate")).toBe(
+          expect(headerOf(outcome, "www-authenticate")).toBe(
             'Basic realm="regdav", charset="UTF-8"',
           );
         });
@@ -161,12 +169,33 @@ describe("share access", () => {
       const key = join(work.path, "key.pem");
       const cert = join(work.path, "cert.pem");
       await run(openssl, [
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
       ]);
       regdav = await startRegdav(
-        ["--registry", "127.0.0.1:1", "--tls-cert", cert, "--tls-key", key, "--dav-user", SHARE_USER],
+        [
+          "--registry",
+          "127.0.0.1:1",
+          "--tls-cert",
+          cert,
+          "--tls-key",
+          key,
+          "--dav-user",
+          SHARE_USER,
+        ],
         { https: true, env: { REGDAV_DAV_PASSWORD: SHARE_PASSWORD } },
       );
     });
@@ -175,8 +204,15 @@ describe("share access", () => {
 
     it("PROPFIND over HTTPS has path hrefs", async () => {
       const body = await curlRequest([
-        "-X", "PROPFIND", "-H", "Depth: 1", "-u", `${SHARE_USER}:${SHARE_PASSWORD}`,
-        "-w", "\\nstatus=%{http_code}", regdav.url,
+        "-X",
+        "PROPFIND",
+        "-H",
+        "Depth: 1",
+        "-u",
+        `${SHARE_USER}:${SHARE_PASSWORD}`,
+        "-w",
+        "\\nstatus=%{http_code}",
+        regdav.url,
       ]);
       expect(body).toMatch(/status=207$/);
       const hrefs = [...body.matchAll(/<D:href>([^<]*)<\/D:href>/g)].map((match) => match[1]!);
@@ -202,7 +238,15 @@ describe("share access", () => {
         () => "failed",
       );
       expect(got === "failed" || got === 400).toBe(true);
-      const status = await curlRequest(["-o", "/dev/null", "-w", "%{http_code}", "-u", `${SHARE_USER}:${SHARE_PASSWORD}`, regdav.url]);
+      const status = await curlRequest([
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-u",
+        `${SHARE_USER}:${SHARE_PASSWORD}`,
+        regdav.url,
+      ]);
       expect(status).toBe("200");
     });
   });
@@ -222,7 +266,8 @@ describe("share access", () => {
     const seen: string[] = [];
 
     const record = (label: string, outcome: Outcome) => {
-      const headers = outcome.kind === "response" ? [...outcome.headers].map((pair) => pair.join(": ")) : [];
+      const headers =
+        outcome.kind === "response" ? [...outcome.headers].map((pair) => pair.join(": ")) : [];
       const body = outcome.kind === "response" ? outcome.body.toString("latin1") : outcome.error;
       seen.push(`${label}\n${headers.join("\n")}\n${body}`);
       return outcome;
@@ -234,15 +279,21 @@ describe("share access", () => {
       const layer = await makeLayer([{ type: "file", path: "hello.txt", content: "hello\n" }]);
       const config = makeImageConfig({ layers: [layer] });
       const image = { layers: [layer], config, format: "oci" as const };
-      await pushImage(registry.host, "private/app", "v1", image, { credentials: { username: user, password } });
+      await pushImage(registry.host, "private/app", "v1", image, {
+        credentials: { username: user, password },
+      });
       proxy = await startFaultProxy(registry.host);
 
       // A home of its own, so that no login of the machine running the tests is read.
       const home = join(work.path, "home");
       const dockerConfig = join(home, "docker-config");
       await mkdir(dockerConfig, { recursive: true });
-      const auths = { [proxy.host]: { auth: Buffer.from(`${user}:${password}`).toString("base64") } };
-      await writeFile(join(dockerConfig, "config.json"), JSON.stringify({ auths }), { mode: 0o600 });
+      const auths = {
+        [proxy.host]: { auth: Buffer.from(`${user}:${password}`).toString("base64") },
+      };
+      await writeFile(join(dockerConfig, "config.json"), JSON.stringify({ auths }), {
+        mode: 0o600,
+      });
       regdav = await startRegdav(["--registry", proxy.host, "--log-level", "debug"], {
         env: {
           HOME: home,
@@ -263,7 +314,10 @@ describe("share access", () => {
     });
 
     it("private image is read with the stored login", async () => {
-      const outcome = record("file", await fetchOutcome(share("private/app/_tags/v1/rootfs/hello.txt")));
+      const outcome = record(
+        "file",
+        await fetchOutcome(share("private/app/_tags/v1/rootfs/hello.txt")),
+      );
       expect(bodyText(outcome)).toBe("hello\n");
       expect(proxy.requests.some((entry) => entry.authorization?.startsWith("Basic "))).toBe(true);
     });
@@ -277,26 +331,44 @@ describe("share access", () => {
         ["manifest", share("private/app/_tags/v1/manifest.json"), "GET"],
       ] as const;
       for (const [label, target, method] of listings) {
-        const outcome = record(label, await fetchOutcome(target, { method, headers: { Depth: "1" } }));
+        const outcome = record(
+          label,
+          await fetchOutcome(target, { method, headers: { Depth: "1" } }),
+        );
         expect(outcome.status, label).toBeLessThan(300);
       }
     });
 
     it("wrong path is 404", async () => {
-      const outcome = record("404", await fetchOutcome(share("private/app/_tags/nope/manifest.json")));
+      const outcome = record(
+        "404",
+        await fetchOutcome(share("private/app/_tags/nope/manifest.json")),
+      );
       expect(outcome.status).toBe(404);
     });
 
     it("registry 500 is a 502", async () => {
-      const rule = proxy.addFault({ path: /\/manifests\/v2$/, fault: { kind: "status", status: 500 } });
-      const outcome = record("502", await fetchOutcome(share("private/app/_tags/v2/manifest.json")));
+      const rule = proxy.addFault({
+        path: /\/manifests\/v2$/,
+        fault: { kind: "status", status: 500 },
+      });
+      const outcome = record(
+        "502",
+        await fetchOutcome(share("private/app/_tags/v2/manifest.json")),
+      );
       rule.remove();
       expect(outcome.status).toBe(502);
     });
 
     it("registry echoing the Authorization header is a 502", async () => {
-      const rule = proxy.addFault({ path: /\/manifests\/v3$/, fault: { kind: "echo-authorization" } });
-      const outcome = record("echo", await fetchOutcome(share("private/app/_tags/v3/manifest.json")));
+      const rule = proxy.addFault({
+        path: /\/manifests\/v3$/,
+        fault: { kind: "echo-authorization" },
+      });
+      const outcome = record(
+        "echo",
+        await fetchOutcome(share("private/app/_tags/v3/manifest.json")),
+      );
       rule.remove();
       expect(outcome.status).toBe(502);
       expect(proxy.requests.some((entry) => entry.fault === "echo-authorization")).toBe(true);

@@ -36,7 +36,7 @@ export type Fault =
   | { kind: "redirect-chain"; hops: number }
   /** Forwards without the Range header, as a registry that ignores Range would respond. */
   | { kind: "ignore-range" }
-  /** Responds 500 with the request's Authorization header in the body, as a careless server might. */
+  /** Responds 500 with the request's Authorization header in its body, as careless servers do. */
   | { kind: "echo-authorization" };
 
 export interface FaultRule {
@@ -145,7 +145,8 @@ export async function startFaultProxy(upstreamHost: string): Promise<FaultProxy>
     clearFaults: () => void rules.splice(0),
     count: (path, method) =>
       requests.filter(
-        (entry) => path.test(pathOf(entry.url)) && (method === undefined || entry.method === method),
+        (entry) =>
+          path.test(pathOf(entry.url)) && (method === undefined || entry.method === method),
       ).length,
     resetLog: () => void requests.splice(0),
     close: async () => {
@@ -188,7 +189,11 @@ function handleRequest(context: FaultContext): void {
       respond(response, fault.status, fault.body ?? `injected ${fault.status}\n`, fault.headers);
       return;
     case "echo-authorization":
-      respond(response, 500, `server error; request had Authorization: ${request.headers.authorization ?? "none"}\n`);
+      respond(
+        response,
+        500,
+        `server error; request had Authorization: ${request.headers.authorization ?? "none"}\n`,
+      );
       return;
     case "redirect-loop":
       respond(response, 307, "", { location: withQuery(request, { loop: "1" }) });

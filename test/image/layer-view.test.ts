@@ -1,6 +1,9 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
+
+import { repoRoot } from "../harness/tools.js";
 
 import type { FilesystemView } from "../../src/image/filesystem-view.js";
 import { buildLayerView } from "../../src/image/layer-view.js";
@@ -9,7 +12,7 @@ import type { LayerIndex } from "../../src/layer/layer-index.js";
 import { gzip, indexBlob, tarMember, tarOf, zstd } from "../layer/tar-fixtures.js";
 import { contentAt, dir, file, layer, namesIn, segments } from "./index-fixtures.js";
 
-const FIXTURES = "/work/shared/fixtures/regclient";
+const FIXTURES = join(repoRoot, "../shared/fixtures/regclient");
 
 /** Reads a file of a view from the uncompressed tars, as the WebDAV share does. */
 function read(view: FilesystemView, tars: Buffer[], path: string): string {

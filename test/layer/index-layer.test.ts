@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 
 import { extract } from "tar-stream";
 import { describe, expect, it } from "vitest";
+
+import { repoRoot } from "../harness/tools.js";
 
 import { indexLayer } from "../../src/layer/index-layer.js";
 import { LAYER_INDEX_VERSION } from "../../src/layer/layer-index.js";
@@ -22,7 +25,7 @@ import {
   zstdSkippableFrame,
 } from "./tar-fixtures.js";
 
-const FIXTURES = "/work/shared/fixtures/regclient";
+const FIXTURES = join(repoRoot, "../shared/fixtures/regclient");
 
 async function sampleTar(): Promise<Buffer> {
   return packTar([

@@ -14,7 +14,7 @@ import {
 const fast: ResumePolicy = { ...defaultResumePolicy, baseDelayMs: 1, maxDelayMs: 2 };
 const blob = "0123456789abcdefghij";
 
-/** A body that sends `sent` and then fails as a reset connection does. */
+/** Returns a body that sends `sent` and then fails as a reset connection does. */
 function brokenBody(sent: string): Readable {
   return new Readable({
     read() {
@@ -24,8 +24,18 @@ function brokenBody(sent: string): Readable {
   });
 }
 
-function response(status: number, body: Readable, headers: Record<string, string> = {}): HttpResponse {
-  return { method: "GET", status, headers, body: body as HttpResponse["body"], url: new URL("http://registry.test/v2/x/blobs/sha256:00") };
+function response(
+  status: number,
+  body: Readable,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  return {
+    method: "GET",
+    status,
+    headers,
+    body: body as HttpResponse["body"],
+    url: new URL("http://registry.test/v2/x/blobs/sha256:00"),
+  };
 }
 
 function partial(offset: number): HttpResponse {
@@ -55,7 +65,11 @@ describe("resumableBlob", () => {
       {
         first: response(200, brokenBody(blob.slice(0, 5))),
         reopen: async () => {
-          const chunks = [Buffer.from(blob.slice(0, 3)), Buffer.from(blob.slice(3, 9)), Buffer.from(blob.slice(9))];
+          const chunks = [
+            Buffer.from(blob.slice(0, 3)),
+            Buffer.from(blob.slice(3, 9)),
+            Buffer.from(blob.slice(9)),
+          ];
           return response(200, Readable.from(chunks));
         },
         label: "blob test",
@@ -82,7 +96,10 @@ describe("resumableBlob", () => {
     const stream = resumableBlob(
       {
         first: response(200, brokenBody("01")),
-        reopen: async () => (reopened++, response(206, brokenBody(""), { "content-range": "bytes 2-19/20" })),
+        reopen: async () => (
+          reopened++,
+          response(206, brokenBody(""), { "content-range": "bytes 2-19/20" })
+        ),
         label: "blob test",
       },
       { ...fast, maxAttempts: 3 },
@@ -105,6 +122,8 @@ describe("backoffDelay", () => {
   });
 
   it("is capped at maxDelayMs", () => {
-    expect(backoffDelay(30, defaultResumePolicy)).toBeLessThanOrEqual(defaultResumePolicy.maxDelayMs);
+    expect(backoffDelay(30, defaultResumePolicy)).toBeLessThanOrEqual(
+      defaultResumePolicy.maxDelayMs,
+    );
   });
 });
