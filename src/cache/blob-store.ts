@@ -17,7 +17,7 @@ export type BlobOpener = () => Promise<Readable>;
 /**
  * Content-addressed blobs on disk. A blob is written under a temporary name,
  * checked against its digest and size, and only then renamed into place, so
- * the cache never holds bytes that failed verification.
+ * the cache never contains bytes that failed verification.
  */
 export class BlobStore {
   private readonly downloads = new InFlight<string>();

@@ -2,7 +2,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 
 /**
- * Where each kind of cached record lives below the cache folder. Every record
+ * The paths of each kind of cached record below the cache folder. Every record
  * is named by a content digest, so a record never changes once written and is
  * safe to reuse after a restart.
  */
@@ -13,12 +13,12 @@ export class CacheLayout {
     return join(this.root, "blobs", ...splitDigest(digest));
   }
 
-  /** The uncompressed tar of a layer, read by offset once the layer is indexed. */
+  /** Returns the path of a layer's uncompressed tar, read by offset once the layer is indexed. */
   layerTar(digest: string): string {
     return join(this.root, "layers", ...splitDigest(digest)) + ".tar";
   }
 
-  /** Where decoding of a layer's compressed blob can resume, for reads by Range. */
+  /** Returns the path of the points where decoding of a layer's blob can resume, for reads by Range. */
   layerAccessIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.access.v${version}.bin`;
   }
@@ -36,7 +36,7 @@ function splitDigest(digest: string): [string, string] {
   return [algorithm, hex];
 }
 
-/** The default cache folder: `$XDG_CACHE_HOME/regdav`, else `~/.cache/regdav`. */
+/** Returns the default cache folder: `$XDG_CACHE_HOME/regdav`, else `~/.cache/regdav`. */
 export function defaultCacheDirectory(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
   return join(base, "regdav");

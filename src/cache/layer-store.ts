@@ -39,8 +39,8 @@ const BYTES_PER_ENTRY = 256;
 
 /**
  * Indexes layers and serves the bytes of the files inside them. The first
- * request for a layer runs one streaming pass (download, verify, decompress,
- * parse) that writes the raw blob, the entry index and a random-access index
+ * request for a layer runs one streaming pass: download, verify, decompress,
+ * parse. It writes the raw blob, the entry index and a random-access index
  * of the compressed blob, each renamed into place only after the blob's
  * digest has been checked. Later requests read the entry index from memory
  * or disk, and file bytes by ranges of the compressed blob (LayerContent),
@@ -219,9 +219,9 @@ class PassProgress extends Transform {
 }
 
 /**
- * Whether a pass keeps a copy of the uncompressed tar. gzip layers and plain
- * tars are always read by Range, so only other layers (zstd, whose random
- * access depends on its frames, or an unknown type) are copied; the copy is
+ * Tells whether a pass keeps a copy of the uncompressed tar. gzip layers and
+ * plain tars are always read by Range, so only other layers are copied: zstd,
+ * whose random access depends on its frames, or an unknown type. The copy is
  * dropped when the recorded access points turn out close enough.
  */
 function keepsUncompressedCopy(descriptor: BlobDescriptor): boolean {

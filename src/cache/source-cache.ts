@@ -9,7 +9,7 @@ import type {
 import { canListRepositories, canReadBlobRanges, canStatBlobs } from "../source/image-source.js";
 import { InFlight } from "./in-flight.js";
 
-/** How long tag lists, catalogs and tag-to-digest answers are reused before asking again. */
+/** Time in ms that tag lists, catalogs and tag digests are reused before the source is asked again. */
 const LISTING_TTL_MS = 30_000;
 const MANIFEST_MEMORY_BYTES = 64 * 1024 * 1024;
 

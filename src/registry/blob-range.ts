@@ -4,8 +4,8 @@ import { RegdavError } from "../errors.js";
 import { headerValue, type HttpResponse } from "./http.js";
 
 /**
- * The registry answered a Range request with the whole blob (200) instead
- * of the part asked for (206). Callers then fetch and cache the blob whole.
+ * The registry sent the whole blob (200) in response to a Range request,
+ * instead of the requested part (206). Callers then fetch and cache the blob whole.
  */
 export class RangeIgnoredError extends RegdavError {
   constructor(readonly label: string) {

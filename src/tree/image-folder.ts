@@ -15,7 +15,7 @@ import { fileInfo, type FileNode, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 import type { ByteRange } from "./virtual-tree.js";
 
-/** Where an image folder's manifest came from, for its children to fetch blobs. */
+/** The source and repository of an image folder's manifest, for its children to fetch blobs. */
 export interface ImageLocation {
   readonly context: TreeContext;
   readonly source: SourceCache;
@@ -58,7 +58,7 @@ export async function imageFolder(
   return new DescribedFolder(name, entries, describe);
 }
 
-/** The files of an image folder, without the folder: an index's folder shows its platform's too. */
+/** Builds the entries of an image folder. An index's folder shows its platform's entries too. */
 export async function imageFolderEntries(
   location: ImageLocation,
   manifest: FetchedManifest,

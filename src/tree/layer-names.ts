@@ -1,7 +1,7 @@
 import type { BlobDescriptor } from "../source/image-source.js";
 
 /**
- * The name of a layer in `layers/`: its position (1 is the base layer) and
+ * Returns the name of a layer in `layers/`: its position (1 is the base layer) and
  * the first 12 hex digits of its digest, such as `1-82133946481a`. The raw
  * blob adds an extension from its media type, such as `.tar.gz`.
  */
@@ -14,7 +14,7 @@ export function layerFileName(position: number, descriptor: BlobDescriptor): str
   return layerFolderName(position, descriptor) + extensionFor(descriptor.mediaType);
 }
 
-/** A file extension for a blob's media type; unknown types get `.bin`. */
+/** Returns a file extension for a blob's media type, or `.bin` for an unknown type. */
 export function extensionFor(mediaType: string | undefined): string {
   if (!mediaType) return ".bin";
   if (/[.+]gzip$/.test(mediaType)) return ".tar.gz";

@@ -10,7 +10,7 @@ import type { TreeContext } from "./tree-context.js";
 
 /**
  * A registry folder or a folder below it. Repository names nest, so one
- * folder can be a repository (it then holds `_tags/`, `_manifests/` and
+ * folder can be a repository (it then contains `_tags/`, `_manifests/` and
  * `_blobs/`) and the parent of other repositories at the same time. The
  * children come from the catalog; where a registry has none, as Docker Hub,
  * every valid name is taken to be a repository and the registry decides
@@ -76,7 +76,7 @@ export class NamespaceFolder implements FolderNode {
     ];
   }
 
-  /** The repository names from the catalog, or undefined when the registry has no usable catalog. */
+  /** Returns the repository names from the catalog, or undefined when the registry has no usable catalog. */
   private async knownNames(): Promise<string[] | undefined> {
     if (!this.source.canListRepositories) return undefined;
     try {

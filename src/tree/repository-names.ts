@@ -13,7 +13,7 @@ export function isRepositoryComponent(name: string): boolean {
 }
 
 /**
- * Whether a root folder name can be a registry: a host that has a dot or a
+ * Tells whether a root folder name can be a registry: a host that has a dot or a
  * port, or is `localhost`, as docker decides whether a name's first part is
  * a registry.
  */
@@ -23,7 +23,7 @@ export function isRegistryName(name: string): boolean {
 }
 
 /**
- * The repository a folder path names. On Docker Hub a one-part name means
+ * Returns the repository a folder path names. On Docker Hub a one-part name means
  * an official image, so `docker.io/alpine` is `library/alpine`, as `docker pull` reads it.
  */
 export function repositoryFor(registry: string, components: readonly string[]): string {

@@ -2,7 +2,7 @@ import { LRUCache } from "lru-cache";
 
 import type { FilesystemView } from "../image/filesystem-view.js";
 
-/** How many built views are kept; each holds one folder tree of an image or a layer in memory. */
+/** How many built views are kept; each contains one folder tree of an image or a layer in memory. */
 const MAX_VIEWS = 32;
 
 const views = new LRUCache<string, Promise<FilesystemView>>({ max: MAX_VIEWS });

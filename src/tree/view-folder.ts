@@ -8,7 +8,7 @@ import type { ImageLocation } from "./image-folder.js";
 import { readLayerContent } from "./layers-folder.js";
 import type { ByteRange } from "./virtual-tree.js";
 
-/** What a view folder needs to read file bytes: the image's layers in order, base first. */
+/** The image location and layers (base first) that a view folder reads file bytes from. */
 export interface ViewLayers {
   readonly location: ImageLocation;
   readonly layers: readonly BlobDescriptor[];
