@@ -29,13 +29,14 @@ export async function checkBuild(repoRoot) {
 
 /**
  * Starts `node bin/regdav serve` on a free loopback port with a new empty
- * cache folder under `scratchDir` and HOME set to an empty folder, so no
- * stored registry login is read. Resolves once `OPTIONS /` gets a response.
+ * cache folder under `scratchDir` (or the folder `options.cacheDir`, kept on
+ * stop) and HOME set to an empty folder, so no stored registry login is
+ * read. Resolves once `OPTIONS /` gets a response.
  */
-export async function startRegdav(repoRoot, scratchDir, registryHost) {
+export async function startRegdav(repoRoot, scratchDir, registryHost, options = {}) {
   await mkdir(scratchDir, { recursive: true });
   const dir = await mkdtemp(join(scratchDir, "regdav-"));
-  const cacheDir = join(dir, "cache");
+  const cacheDir = options.cacheDir ?? join(dir, "cache");
   const home = join(dir, "home");
   await mkdir(home);
   const port = await freePort();

@@ -2,7 +2,9 @@
 // measurements into comparisons: a regdav series beside one or more
 // alternatives, all in the same unit. Add a measurement by adding a suite.
 import { startBrowseServers, warmCat, warmPropfind } from "./browse.mjs";
+import { evictedReadRun, wholeLayerDownload } from "./evicted-read.mjs";
 import { firstCatPullUnpack, firstCatRegdav, streamBound } from "./first-cat.mjs";
+import { startGrepMounts, timedGrep } from "./grep-mount.mjs";
 import { firstListingMemory } from "./memory.mjs";
 import { formatBytes, formatMs, median } from "./stats.mjs";
 
@@ -125,6 +127,96 @@ function propfindComparison(image, listing) {
   };
 }
 
+/**
+ * Per run: reads each file after the cache lost the layer blobs, and
+ * downloads the layer that holds it whole, which is what a read costs
+ * without random access.
+ */
+async function evictedRead(ctx, image, runs) {
+  const files = filesOf(image);
+  const layerOf = { [files[0]]: image.layers[0], [files[1]]: image.layers.at(-1) };
+  const series = Object.fromEntries(files.map((path) => [path, { ms: [], bytes: [], requests: [], whole: [], wholeBytes: [] }]));
+  for (let run = 0; run < runs; run++) {
+    ctx.progress(`reads after eviction in ${image.name}, run ${run + 1} of ${runs}`);
+    const reads = await evictedReadRun(ctx, image, files);
+    for (const path of files) {
+      const samples = series[path];
+      samples.ms.push(reads[path].ms);
+      samples.bytes.push(reads[path].bytes);
+      samples.requests.push(reads[path].requests);
+      const whole = await wholeLayerDownload(ctx, image, layerOf[path]);
+      samples.whole.push(whole.ms);
+      samples.wholeBytes.push(whole.bytes);
+    }
+  }
+  return files.flatMap((path) => {
+    const samples = series[path];
+    const label = "download the whole layer (GET of the blob)";
+    const requests = `registry requests per read: ${samples.requests.join(", ")}`;
+    return [
+      {
+        title: `read after eviction ${path} (${image.name})`,
+        unit: "ms",
+        regdav: samples.ms,
+        alternatives: [{ label, samples: samples.whole }],
+        note: `${requests}; the layer index was loaded by an earlier read in the same process`,
+      },
+      {
+        title: `bytes fetched by that read ${path} (${image.name})`,
+        unit: "bytes",
+        regdav: samples.bytes,
+        alternatives: [{ label, samples: samples.wholeBytes }],
+        note: "response body bytes from the registry, counted by a proxy in front of it",
+      },
+    ];
+  });
+}
+
+/** The folder searched by the grep suite: about 3,200 files in Debian. */
+const grepFolder = "/usr/share/";
+/** A word that no file contains, so grep reads every file to its end. */
+const grepPattern = "regdav-bench-absent-word";
+
+/**
+ * `grep -r` over a folder of a few thousand files, through an rclone mount
+ * of regdav and one of rclone's server of the unpacked files. The first
+ * grep of regdav reads every file from the compressed layer; later ones
+ * find small files in regdav's memory.
+ */
+async function grepMount(ctx, image, runs) {
+  ctx.progress(`grep -r through rclone mounts in ${image.name}`);
+  const { mounts, regdavOutput, stop } = await startGrepMounts(ctx, image);
+  try {
+    const first = { regdav: await timedGrep(mounts.regdav, grepFolder, grepPattern) };
+    first.rclone = await timedGrep(mounts.rclone, grepFolder, grepPattern);
+    if (first.regdav.matches !== first.rclone.matches) ctx.notice(`grep found other files in regdav and rclone under ${grepFolder}`);
+    const repeated = { regdav: [], rclone: [] };
+    for (let run = 0; run < runs; run++) {
+      repeated.regdav.push((await timedGrep(mounts.regdav, grepFolder, grepPattern)).ms);
+      repeated.rclone.push((await timedGrep(mounts.rclone, grepFolder, grepPattern)).ms);
+    }
+    ctx.notice(regdavOutput());
+    const label = "rclone mount of rclone serve webdav of the unpacked image";
+    return [
+      {
+        title: `first grep -r ${grepFolder} through rclone mount (${image.name})`,
+        unit: "ms",
+        regdav: [first.regdav.ms],
+        alternatives: [{ label, samples: [first.rclone.ms] }],
+        note: "layer indexed, no file content read before; rclone's page cache of its files is warm",
+      },
+      {
+        title: `repeated grep -r ${grepFolder} through rclone mount (${image.name})`,
+        unit: "ms",
+        regdav: repeated.regdav,
+        alternatives: [{ label, samples: repeated.rclone }],
+      },
+    ];
+  } finally {
+    await stop();
+  }
+}
+
 /** Peak RSS of a fresh regdav after its first listing of rootfs/, and that listing's time. */
 async function memory(ctx, image, runs) {
   const results = [];
@@ -158,6 +250,9 @@ export const suites = [
   { id: "first-cat-bookworm", image: "bookworm", runs: 5, run: firstCat },
   { id: "first-cat-large", image: "large", runs: 3, run: firstCat },
   { id: "browse-bookworm", image: "bookworm", runs: 30, run: browse },
+  { id: "evicted-read-bookworm", image: "bookworm", runs: 5, run: evictedRead },
+  { id: "evicted-read-large", image: "large", runs: 3, run: evictedRead },
+  { id: "grep-mount-bookworm", image: "bookworm", runs: 3, run: grepMount },
   { id: "memory-bookworm", image: "bookworm", runs: 5, run: memory },
   { id: "memory-large", image: "large", runs: 3, run: memory },
 ];
