@@ -23,6 +23,14 @@ export class CacheLayout {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.access.v${version}.bin`;
   }
 
+  /**
+   * Returns the path of a layer's listing from its own table of contents
+   * (eStargz, zstd:chunked), stored with the chunks its files are read from.
+   */
+  layerToc(digest: string, version: number): string {
+    return join(this.root, "indexes", ...splitDigest(digest)) + `.toc.v${version}.json`;
+  }
+
   layerIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
   }

@@ -4,6 +4,11 @@ import { PassThrough, Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
 
 import { log } from "../log.js";
+import { RegdavError } from "../errors.js";
+import type { ChunkTable } from "../layer/toc/chunk-table.js";
+import { readTocContent } from "../layer/toc/chunk-reader.js";
+import type { TocListing } from "../layer/toc/toc-index.js";
+import { parseTocListing, serializeTocListing, TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
 import {
   parseRandomAccessIndex,
   RANDOM_ACCESS_FORMAT_VERSION,
@@ -13,7 +18,9 @@ import {
 import { RangeIgnoredError } from "../registry/blob-range.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import type { BlobOpener, BlobStore } from "./blob-store.js";
+import { writeFileAtomic } from "./atomic-file.js";
 import type { CacheLayout } from "./cache-layout.js";
+import { DecodedIntervals, type AccessInterval } from "./decoded-intervals.js";
 
 /** Opens bytes `start` to `end` (inclusive) of a blob where it is stored, usually by HTTP Range. */
 export type BlobRangeOpener = (start: number, end: number) => Promise<Readable>;
@@ -28,24 +35,36 @@ export interface RemoteBlob {
   repository: string;
 }
 
+/** The offset space of a read: the uncompressed tar, or the content space of a TOC listing. */
+export type ContentOffsets = "tar" | "toc";
+
+/** Chunk tables held in memory, at roughly 200 bytes per chunk. */
+const MAX_CHUNK_TABLE_BYTES = 64 * 1024 * 1024;
+
 /** Random-access indexes held in memory; each is about 0.8% of its compressed layer. */
 const MAX_ACCESS_INDEX_BYTES = 64 * 1024 * 1024;
 
 /**
- * Reads up to this many bytes are decompressed whole and kept in memory.
- * Decoding from a checkpoint inflates up to one checkpoint interval (4 MiB)
- * per read, and file managers and `grep -r` read the same small files again
- * and again.
+ * Reads up to this many bytes are served from memory: from decoded
+ * intervals for a compressed layer read by tar offsets, or from the read
+ * itself for a TOC layer. Decoding from a checkpoint inflates up to one
+ * checkpoint interval (4 MiB) per read, and file managers and `grep -r`
+ * read neighbouring files, and the same files, again and again. Larger
+ * reads are streamed.
  */
 const MAX_REMEMBERED_READ = 1024 * 1024;
-const MAX_REMEMBERED_BYTES = 128 * 1024 * 1024;
+const MAX_REMEMBERED_BYTES = 64 * 1024 * 1024;
+/** Memory for decoded intervals: about 16 gzip intervals of 4 MiB. */
+const MAX_DECODED_INTERVAL_BYTES = 64 * 1024 * 1024;
 
 /**
  * Reads file contents out of indexed layers. A layer whose pass recorded
  * random-access points is read from its compressed blob: from the cached
  * blob when it is on disk, else with one Range request to the source for
  * just the span that contains the bytes. A layer without them (a zstd layer of
- * one large frame) is read from the uncompressed tar kept by its pass.
+ * one large frame) is read from the uncompressed tar kept by its pass. A
+ * layer listed from its table of contents is read chunk by chunk, each
+ * chunk checked against the digest the TOC states.
  */
 export class LayerContent {
   private readonly accessIndexes = new LRUCache<string, RandomAccessIndex>({
@@ -57,6 +76,12 @@ export class LayerContent {
     maxSize: MAX_REMEMBERED_BYTES,
     sizeCalculation: (bytes) => Math.max(1, bytes.length),
   });
+  /** Recently decoded intervals of gzip and zstd layers, which small reads are cut from. */
+  private readonly decodedIntervals = new DecodedIntervals(MAX_DECODED_INTERVAL_BYTES);
+  private readonly chunkTables = new LRUCache<string, ChunkTable>({
+    maxSize: MAX_CHUNK_TABLE_BYTES,
+    sizeCalculation: (table) => Math.max(1, table.chunks.length * 200),
+  });
   /** Layers whose source sent the whole blob in response to a Range request. */
   private readonly rangeIgnored = new Set<string>();
 
@@ -65,10 +90,14 @@ export class LayerContent {
     private readonly blobs: BlobStore,
   ) {}
 
-  /** Opens `length` bytes at `offset` of the layer's uncompressed tar stream. */
-  async read(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {
+  /**
+   * Opens `length` bytes at `offset` of the layer's uncompressed tar stream,
+   * or, with `offsets` "toc", of the content space of its TOC listing.
+   */
+  async read(remote: RemoteBlob, offset: number, length: number, offsets: ContentOffsets = "tar"): Promise<Readable> {
     if (length <= 0) return emptyStream();
     const digest = remote.descriptor.digest;
+    if (offsets === "toc") return this.readToc(remote, offset, length);
     const tarPath = this.layout.layerTar(digest);
     if (await exists(tarPath)) {
       this.blobs.budget?.touched(tarPath);
@@ -80,10 +109,50 @@ export class LayerContent {
     // against, so such a layer is downloaded whole and verified by digest instead.
     const checked = index.kind !== "none";
     const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end, checked);
-    const open = () => readUncompressedRange(index, fetch, offset, length, { streamName: `layer ${digest}` });
+    const streamName = `layer ${digest}`;
+    const open = () => readUncompressedRange(index, fetch, offset, length, { streamName });
     if (length > MAX_REMEMBERED_READ) return open();
 
-    const key = `${digest} ${offset} ${length}`;
+    const decode = (interval: AccessInterval) =>
+      readWhole(readUncompressedRange(index, fetch, interval.start, interval.end - interval.start, { streamName }));
+    const bytes = await this.decodedIntervals.read(digest, index, decode, offset, length);
+    return bytes ? Readable.from([bytes]) : open();
+  }
+
+  /** Stores a TOC listing in the cache, in one file renamed into place, and keeps its chunk table in memory. */
+  async storeTocListing(listing: TocListing): Promise<void> {
+    const path = this.layout.layerToc(listing.index.digest, TOC_RECORD_VERSION);
+    await writeFileAtomic(path, serializeTocListing(listing));
+    this.chunkTables.set(listing.index.digest, listing.table);
+  }
+
+  /** Returns the stored TOC listing of a layer, or undefined when none is stored or it is unreadable. */
+  async loadTocListing(digest: string): Promise<TocListing | undefined> {
+    let text: string;
+    try {
+      text = await readFile(this.layout.layerToc(digest, TOC_RECORD_VERSION), "utf8");
+    } catch {
+      return undefined;
+    }
+    try {
+      const listing = parseTocListing(text, digest);
+      if (listing) this.chunkTables.set(digest, listing.table);
+      return listing;
+    } catch (error) {
+      log.warn("stored TOC listing is unreadable, listing the layer again", { digest, error: String(error) });
+      return undefined;
+    }
+  }
+
+  private async readToc(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {
+    const digest = remote.descriptor.digest;
+    const table = this.chunkTables.get(digest) ?? (await this.loadTocListing(digest))?.table;
+    if (!table) throw new RegdavError("INTERNAL", `layer ${digest}: the chunk table of its TOC listing is missing from the cache`);
+    const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end, true);
+    const open = () => readTocContent(table, fetch, offset, length);
+    if (length > MAX_REMEMBERED_READ) return open();
+
+    const key = `${digest} toc ${offset} ${length}`;
     let bytes = this.recentReads.get(key);
     if (!bytes) {
       bytes = await readWhole(open());

@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LRUCache } from "lru-cache";
@@ -7,8 +7,10 @@ import { LRUCache } from "lru-cache";
 import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
 import { indexLayer } from "../layer/index-layer.js";
-import { LAYER_INDEX_VERSION, type LayerIndex } from "../layer/layer-index.js";
-import type { LayerLimits } from "../layer/layer-limits.js";
+import { LAYER_INDEX_VERSION, type LayerIndex, type TarLayerIndex, type TocLayerIndex } from "../layer/layer-index.js";
+import { resolveLayerLimits, type LayerLimits } from "../layer/layer-limits.js";
+import { readLayerToc } from "../layer/toc/read-layer-toc.js";
+import { locateToc } from "../layer/toc/toc-annotations.js";
 import {
   isRandomAccessUseful,
   RANDOM_ACCESS_FORMAT_VERSION,
@@ -21,7 +23,7 @@ import { createDigestVerifier } from "../reference/digest-verifier.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
-import { LayerContent, type RemoteBlob } from "./layer-content.js";
+import { LayerContent, type BlobRangeOpener, type ContentOffsets, type RemoteBlob } from "./layer-content.js";
 
 /** Progress of one layer pass, reported as its compressed input is read. */
 export interface LayerPassProgress {
@@ -45,10 +47,23 @@ const BYTES_PER_ENTRY = 256;
  * digest has been checked. Later requests read the entry index from memory
  * or disk, and file bytes by ranges of the compressed blob (LayerContent),
  * so an evicted blob costs one Range request per read, not a download.
+ *
+ * A layer whose annotations announce a table of contents (eStargz,
+ * zstd:chunked) is listed from that TOC instead, without the pass, when the
+ * blob is not cached. Such a listing's offsets point into a virtual content
+ * space, not into the tar, so export requests the tar pass with tarIndex().
  */
 export class LayerStore {
-  private readonly passes = new InFlight<LayerIndex>();
+  private readonly passes = new InFlight<TarLayerIndex>();
+  private readonly listings = new InFlight<LayerIndex>();
   private readonly memory: LRUCache<string, LayerIndex>;
+  /**
+   * The offsets of the listing that index() returned for each layer, so
+   * that reads of that listing's files use the same offsets even when
+   * another process stores a different listing meanwhile.
+   * NOTE: it gains one short entry per layer listed and is never trimmed.
+   */
+  private readonly listedOffsets = new Map<string, ContentOffsets>();
   private readonly content: LayerContent;
   /** Called as layer passes read their input. The command line draws its progress line from it. */
   onPassProgress: ((progress: LayerPassProgress) => void) | undefined;
@@ -68,32 +83,108 @@ export class LayerStore {
   }
 
   /**
-   * Returns the layer's index, running the indexing pass when no cached one
-   * exists. `repository` is named in errors.
+   * Returns the layer's listing: from its table of contents when it has one
+   * that can be used, else from the indexing pass, which runs when no cached
+   * index exists. `openRange` reads parts of the blob for the TOC, and
+   * `repository` is named in errors.
    */
-  async index(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<LayerIndex> {
-    const remembered = this.memory.get(descriptor.digest);
+  async index(
+    descriptor: BlobDescriptor,
+    open: BlobOpener,
+    repository: string,
+    openRange?: BlobRangeOpener,
+  ): Promise<LayerIndex> {
+    const { digest } = descriptor;
+    const remembered = this.memory.get(digest);
     if (remembered) return remembered;
 
-    const index = await this.passes.run(descriptor.digest, async () => {
-      return (await this.loadIndex(descriptor.digest)) ?? (await this.runPass(descriptor, open, repository));
+    const index = await this.listings.run(digest, async () => {
+      return (
+        (await this.content.loadTocListing(digest))?.index ??
+        (await this.listFromToc(descriptor, repository, openRange)) ??
+        (await this.tarIndex(descriptor, open, repository))
+      );
     });
-    this.memory.set(descriptor.digest, index);
+    if (!this.listedOffsets.has(digest)) this.listedOffsets.set(digest, index.offsets === "toc" ? "toc" : "tar");
+    this.memory.set(digest, index);
     return index;
   }
 
-  /** Opens `length` bytes at `offset` of the layer's uncompressed tar stream. */
-  readContent(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {
-    return this.content.read(remote, offset, length);
+  /**
+   * Returns the index built by the pass over the layer's tar, whose offsets
+   * and diff ID are the tar's own, as export needs them. It runs the pass
+   * when no cached tar index exists, even for a layer listed from its TOC.
+   */
+  async tarIndex(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<TarLayerIndex> {
+    const { digest } = descriptor;
+    const remembered = this.memory.get(digest) ?? this.memory.get(tarMemoryKey(digest));
+    if (remembered && remembered.offsets !== "toc") return remembered;
+
+    const index = await this.passes.run(digest, async () => {
+      return (await this.loadIndex(digest)) ?? (await this.runPass(descriptor, open, repository));
+    });
+    this.memory.set(tarMemoryKey(digest), index);
+    return index;
   }
 
-  private async loadIndex(digest: string): Promise<LayerIndex | undefined> {
+  /**
+   * Opens `length` bytes at `offset` of a layer's content: in the offsets of
+   * the listing index() returned, or, with `tarOffsets`, of the uncompressed tar.
+   */
+  readContent(remote: RemoteBlob, offset: number, length: number, options: { tarOffsets?: boolean } = {}): Promise<Readable> {
+    const offsets = options.tarOffsets ? "tar" : (this.listedOffsets.get(remote.descriptor.digest) ?? "tar");
+    return this.content.read(remote, offset, length, offsets);
+  }
+
+  private async loadIndex(digest: string): Promise<TarLayerIndex | undefined> {
     const indexPath = this.layout.layerIndex(digest, LAYER_INDEX_VERSION);
     try {
       if (!(await this.content.canRead(digest))) return undefined;
       const index = JSON.parse(await readFile(indexPath, "utf8")) as LayerIndex;
+      if (index.offsets === "toc") return undefined;
       return index.version === LAYER_INDEX_VERSION && index.digest === digest ? index : undefined;
     } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Lists a layer from its table of contents, and stores the listing with
+   * its chunk table. Returns undefined, after logging why, when the layer
+   * has no TOC, or its TOC cannot be used, so the caller runs the pass.
+   * A cached blob, or a tar index already on disk, is read by the pass
+   * instead: a listing once served with tar offsets then stays so.
+   */
+  private async listFromToc(
+    descriptor: BlobDescriptor,
+    repository: string,
+    openRange: BlobRangeOpener | undefined,
+  ): Promise<TocLayerIndex | undefined> {
+    const { digest } = descriptor;
+    if (!openRange || descriptor.annotations === undefined) return undefined;
+    const started = Date.now();
+    let fetched = 0;
+    try {
+      const location = locateToc(descriptor.annotations);
+      if (!location) return undefined;
+      if (await this.blobs.cachedPath(digest)) return undefined;
+      if (await fileExists(this.layout.layerIndex(digest, LAYER_INDEX_VERSION))) return undefined;
+
+      const fetch = async (start: number, end: number) => {
+        fetched += end - start + 1;
+        return openRange(start, end);
+      };
+      const request = { digest, size: descriptor.size, location, limits: resolveLayerLimits(this.limits) };
+      const listing = await readLayerToc(request, fetch);
+      await this.content.storeTocListing(listing);
+      logTransfer("layer listed from its table of contents", digest, fetched, started);
+      log.info("layer contents", { digest, toc: location.kind, entries: listing.index.entries.length, chunks: listing.table.chunks.length });
+      return listing.index;
+    } catch (error) {
+      // Every failure falls back to the pass, which reports its own errors,
+      // such as a registry that refuses the login.
+      const reason = error instanceof Error ? error.message : String(error);
+      log.warn("layer table of contents unusable, indexing the whole layer instead", { digest, repository, reason });
       return undefined;
     }
   }
@@ -107,7 +198,7 @@ export class LayerStore {
     descriptor: BlobDescriptor,
     open: BlobOpener,
     repository: string,
-  ): Promise<LayerIndex> {
+  ): Promise<TarLayerIndex> {
     const { digest } = descriptor;
     const cachedBlob = await this.blobs.cachedPath(digest);
     if (cachedBlob) return this.indexPass(descriptor, repository, cachedBlob);
@@ -130,7 +221,7 @@ export class LayerStore {
     descriptor: BlobDescriptor,
     repository: string,
     input: string | BlobOpener,
-  ): Promise<LayerIndex> {
+  ): Promise<TarLayerIndex> {
     const started = Date.now();
     const { digest } = descriptor;
     const blobFile = typeof input === "string" ? undefined : await AtomicFile.create(this.layout.blob(digest));
@@ -168,6 +259,19 @@ export class LayerStore {
   private async commitCounted(file: AtomicFile, size: number): Promise<void> {
     await file.commit();
     await this.blobs.budget?.added(file.finalPath, size);
+  }
+}
+
+function tarMemoryKey(digest: string): string {
+  return `tar ${digest}`;
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -14,7 +14,7 @@ import { endWritable, IndexingSink } from "./indexing-sink.js";
 import { createIndexingDecompressor, type RandomAccessIndex } from "./random-access/index.js";
 import { invalidLayerError } from "./layer-errors.js";
 import { LayerIndexBuilder } from "./layer-index-builder.js";
-import { LAYER_INDEX_VERSION, type LayerIndex } from "./layer-index.js";
+import { LAYER_INDEX_VERSION, type TarLayerIndex } from "./layer-index.js";
 import { resolveLayerLimits, type LayerLimits } from "./layer-limits.js";
 import { TarScanner } from "./tar-scanner.js";
 
@@ -51,7 +51,7 @@ export interface IndexLayerOptions {
 export async function indexLayer(
   compressed: Readable,
   options: IndexLayerOptions,
-): Promise<LayerIndex> {
+): Promise<TarLayerIndex> {
   const started = performance.now();
   const limits = resolveLayerLimits(options.limits);
   const { head, stream } = await peekStreamHead(compressed, COMPRESSION_MAGIC_LENGTH);
@@ -67,7 +67,7 @@ export async function indexLayer(
   );
   const compressedSize = await runPipeline(stream, compression, sink, options);
 
-  const index: LayerIndex = {
+  const index: TarLayerIndex = {
     version: LAYER_INDEX_VERSION,
     digest: options.digest,
     diffId: sink.diffId(),
@@ -128,7 +128,7 @@ function decompressionError(digest: string, compression: Compression, error: unk
   return invalidLayerError(digest, problem, { cause: error });
 }
 
-function logPass(index: LayerIndex, started: number): void {
+function logPass(index: TarLayerIndex, started: number): void {
   const seconds = (performance.now() - started) / 1000;
   const mebibytes = index.uncompressedSize / 2 ** 20;
   log.debug("layer tar indexed", {

@@ -1,22 +1,14 @@
 /** Bumped whenever the shape or meaning of a stored index changes. */
 export const LAYER_INDEX_VERSION = 1;
 
-/**
- * What one streaming pass over a layer learns: every tar entry with the
- * offset of its content in the uncompressed tar stream, and the whiteouts the
- * layer applies to the layers below it. It is stored as JSON in the cache, so
- * every field is plain data.
- */
-export interface LayerIndex {
+/** The fields that every layer index has, however it was built. */
+interface LayerIndexBase {
   /** Format version of this record; a cached index of another version is rebuilt. */
   version: number;
   /** Digest of the compressed blob, as in the manifest. */
   digest: string;
-  /** `sha256:<hex>` of the uncompressed tar stream (the config's diff ID). */
-  diffId: string;
   compression: "gzip" | "zstd" | "none";
   compressedSize: number;
-  uncompressedSize: number;
   /** One entry per path, later tar entries replacing earlier ones, in tar order. */
   entries: LayerEntry[];
   /** Paths that this layer deletes from the layers below (`dir/.wh.NAME` gives `dir/NAME`). */
@@ -24,6 +16,37 @@ export interface LayerIndex {
   /** Folders whose lower-layer contents are hidden (`dir/.wh..wh..opq`); `""` is the root. */
   opaqueDirectories: string[];
 }
+
+/**
+ * What one streaming pass over a layer learns: every tar entry with the
+ * offset of its content in the uncompressed tar stream, and the whiteouts the
+ * layer applies to the layers below it. It is stored as JSON in the cache, so
+ * every field is plain data.
+ */
+export interface TarLayerIndex extends LayerIndexBase {
+  /** The offset space of `dataOffset`: the uncompressed tar. Indexes stored before this field existed lack it. */
+  offsets?: "tar";
+  /** `sha256:<hex>` of the uncompressed tar stream (the config's diff ID). */
+  diffId: string;
+  uncompressedSize: number;
+}
+
+/**
+ * A layer listed from the table of contents that an eStargz or zstd:chunked
+ * blob carries, without reading the blob. Its `dataOffset`s point into a
+ * virtual space of the file contents laid end to end in TOC order, not into
+ * the tar, so it has no diff ID or tar size and must not be exported.
+ */
+export interface TocLayerIndex extends LayerIndexBase {
+  offsets: "toc";
+  toc: TocKind;
+  /** Bytes of the virtual content space: the sum of the regular files' sizes. */
+  contentSize: number;
+}
+
+export type TocKind = "estargz" | "zstd:chunked";
+
+export type LayerIndex = TarLayerIndex | TocLayerIndex;
 
 export type LayerEntryType = "file" | "directory" | "symlink" | "hardlink";
 
@@ -40,7 +63,8 @@ export interface LayerEntry {
   /** A symlink's target as written in the tar, or a hardlink's normalized target path. */
   linkTarget?: string;
   /**
-   * Offset of the content in the uncompressed tar stream. Set for files, and
+   * Offset of the content in the uncompressed tar stream, or in the virtual
+   * content space of a TOC listing (see TocLayerIndex). Set for files, and
    * for hardlinks whose target file came earlier in the same layer (they
    * share its content). A hardlink without it points into a lower layer, or
    * to nothing, and is resolved when the layers are merged.

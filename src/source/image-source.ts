@@ -50,6 +50,8 @@ export interface BlobDescriptor {
   mediaType?: string;
   /** Foreign-layer URLs from the descriptor, tried only where allowed. */
   urls?: string[];
+  /** The descriptor's annotations from the manifest, such as a layer's table-of-contents digest. */
+  annotations?: Record<string, string>;
 }
 
 export interface FetchedManifest {

@@ -1,12 +1,12 @@
 import { readFileRange } from "../cache/blob-store.js";
 import { bytesPart, type ContentPart } from "../export/concatenated-content.js";
 import { appliedLayers, convertSchema1, type ConvertedSchema1 } from "../export/schema1-image.js";
-import type { LayerIndex } from "../layer/layer-index.js";
+import type { TarLayerIndex } from "../layer/layer-index.js";
 import type { Descriptor, ImageManifest, Schema1Manifest } from "../manifest/manifest-types.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { downloadBlob } from "./blob-file.js";
 import type { ImageLocation } from "./image-folder.js";
-import { indexLayers, readLayerContent } from "./layers-folder.js";
+import { indexLayers, readLayerContent, tarIndexOf } from "./layers-folder.js";
 
 /** How many layers are indexed at once when an export first needs them. */
 
@@ -18,7 +18,7 @@ import { indexLayers, readLayerContent } from "./layers-folder.js";
 export interface ExportImage {
   config: { digest: string; content: ContentPart };
   /** Base first, as the config's rootfs.diff_ids lists them. */
-  layers: { descriptor: BlobDescriptor; index: LayerIndex }[];
+  layers: { descriptor: BlobDescriptor; index: TarLayerIndex }[];
 }
 
 /** Indexes the layers of an OCI or Docker image manifest and describes its config. */
@@ -26,7 +26,7 @@ export async function exportImageOf(
   location: ImageLocation,
   manifest: ImageManifest,
 ): Promise<ExportImage> {
-  const indexes = await indexLayers(location, manifest.layers);
+  const indexes = await indexLayers(location, manifest.layers, tarIndexOf);
   const layers = manifest.layers.map((descriptor, position) => ({
     descriptor,
     index: indexes[position]!,
@@ -48,7 +48,7 @@ export async function convertedSchema1Of(
   const descriptors: BlobDescriptor[] = appliedLayers(manifest).map((layer) => ({
     digest: layer.digest,
   }));
-  const indexes = await indexLayers(location, descriptors);
+  const indexes = await indexLayers(location, descriptors, tarIndexOf);
   const converted = convertSchema1(
     manifest,
     indexes.map((index) => ({
@@ -83,12 +83,12 @@ export function blobPart(location: ImageLocation, descriptor: Descriptor): Conte
 }
 
 /** Makes a part of a layer's uncompressed tar stream, read through the layer store. */
-export function layerTarPart(location: ImageLocation, index: LayerIndex): ContentPart {
+export function layerTarPart(location: ImageLocation, index: TarLayerIndex): ContentPart {
   return {
     size: index.uncompressedSize,
     open: (start, end) => {
       const layer = { digest: index.digest, size: index.compressedSize };
-      return readLayerContent(location, layer, start, end - start + 1);
+      return readLayerContent(location, layer, start, end - start + 1, { tarOffsets: true });
     },
   };
 }

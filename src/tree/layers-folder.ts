@@ -1,4 +1,4 @@
-import type { LayerIndex } from "../layer/layer-index.js";
+import type { LayerIndex, TarLayerIndex } from "../layer/layer-index.js";
 import { buildLayerView } from "../image/layer-view.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { stat } from "node:fs/promises";
@@ -72,48 +72,75 @@ export class LayersFolder implements FolderNode {
 }
 
 /**
- * Opens `length` bytes at `offset` of a layer's uncompressed tar stream, by
- * a Range request on the compressed blob when it is not cached.
+ * Opens `length` bytes at `offset` of a layer's content, by a Range request
+ * on the compressed blob when it is not cached. The offset is one of the
+ * listing indexLayerOf returned, or, with `tarOffsets`, of the uncompressed tar.
  */
 export function readLayerContent(
   location: ImageLocation,
   layer: BlobDescriptor,
   offset: number,
   length: number,
+  options: { tarOffsets?: boolean } = {},
 ): Promise<Readable> {
   const { context, source, repository } = location;
   const remote: RemoteBlob = {
     descriptor: layer,
-    openRange: source.canReadRanges
-      ? (start, end) => source.openBlobRange(repository, layer.digest, start, end)
-      : undefined,
+    openRange: rangeOpenerOf(location, layer),
     openWhole: () => source.openBlob(repository, layer),
     repository: `${source.name}/${repository}`,
   };
-  return context.layers.readContent(remote, offset, length);
+  return context.layers.readContent(remote, offset, length, options);
 }
 
-/** Returns a layer's index, running its one indexing pass when it has none yet. */
+function rangeOpenerOf(location: ImageLocation, layer: BlobDescriptor) {
+  const { source, repository } = location;
+  if (!source.canReadRanges) return undefined;
+  return (start: number, end: number) => source.openBlobRange(repository, layer.digest, start, end);
+}
+
+/**
+ * Returns a layer's listing, from its table of contents when it has one,
+ * else from its one indexing pass, run when it has none yet.
+ */
 export function indexLayerOf(location: ImageLocation, layer: BlobDescriptor): Promise<LayerIndex> {
   const { context, source, repository } = location;
   const label = `${source.name}/${repository}`;
-  return context.layers.index(layer, () => source.openBlob(repository, layer), label);
+  return context.layers.index(layer, () => source.openBlob(repository, layer), label, rangeOpenerOf(location, layer));
+}
+
+/** Returns a layer's index with tar offsets and diff ID, as export needs, from its indexing pass. */
+export function tarIndexOf(location: ImageLocation, layer: BlobDescriptor): Promise<TarLayerIndex> {
+  const { context, source, repository } = location;
+  const label = `${source.name}/${repository}`;
+  return context.layers.tarIndex(layer, () => source.openBlob(repository, layer), label);
 }
 
 /** How many layers are indexed at once when a whole image is first opened. */
 const PARALLEL_LAYER_PASSES = 3;
 
-/** Indexes an image's layers, at most PARALLEL_LAYER_PASSES at once, and returns the indexes in order. */
+/**
+ * Indexes an image's layers, at most PARALLEL_LAYER_PASSES at once, and
+ * returns the indexes in order: the listings of indexLayerOf, or those of
+ * tarIndexOf when given as `indexOne`.
+ */
+export function indexLayers(location: ImageLocation, layers: readonly BlobDescriptor[]): Promise<LayerIndex[]>;
+export function indexLayers<T extends LayerIndex>(
+  location: ImageLocation,
+  layers: readonly BlobDescriptor[],
+  indexOne: (location: ImageLocation, layer: BlobDescriptor) => Promise<T>,
+): Promise<T[]>;
 export async function indexLayers(
   location: ImageLocation,
   layers: readonly BlobDescriptor[],
+  indexOne: (location: ImageLocation, layer: BlobDescriptor) => Promise<LayerIndex> = indexLayerOf,
 ): Promise<LayerIndex[]> {
   const indexes: LayerIndex[] = new Array(layers.length);
   let next = 0;
   const worker = async () => {
     while (next < layers.length) {
       const position = next++;
-      indexes[position] = await indexLayerOf(location, layers[position]!);
+      indexes[position] = await indexOne(location, layers[position]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_LAYER_PASSES, layers.length) }, worker));

@@ -6,7 +6,7 @@ import { gzipSync } from "node:zlib";
 import { pack, type Header } from "tar-stream";
 
 import { indexLayer, type IndexLayerOptions } from "../../src/layer/index-layer.js";
-import type { LayerEntry, LayerIndex } from "../../src/layer/layer-index.js";
+import type { LayerEntry, LayerIndex, TarLayerIndex } from "../../src/layer/layer-index.js";
 
 /** Test helpers that build tar streams byte by byte, compress them and index them. */
 
@@ -152,7 +152,7 @@ export function streamOf(blob: Buffer, chunkSize = 64 * 1024): Readable {
 export async function indexBlob(
   blob: Buffer,
   options: Partial<IndexLayerOptions> & { chunkSize?: number } = {},
-): Promise<LayerIndex> {
+): Promise<TarLayerIndex> {
   return indexLayer(streamOf(blob, options.chunkSize), { digest: TEST_DIGEST, ...options });
 }
 
