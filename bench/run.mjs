@@ -22,6 +22,7 @@ import { hasManifest, startRegistry } from "./lib/registry.mjs";
 import { resultsTable } from "./lib/report.mjs";
 import { skopeoCopy, skopeoSetup } from "./lib/skopeo.mjs";
 import { suites } from "./lib/suites.mjs";
+import { prepareZstdChunkedImage } from "./lib/zstd-chunked-image.mjs";
 
 const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const work = process.env.REGDAV_BENCH_WORK ?? join(repoRoot, "bench", ".work");
@@ -138,6 +139,7 @@ async function main() {
   };
   try {
     const images = await pushImages(ctx, described);
+    images.zstdChunked = await prepareZstdChunkedImage(ctx, work, layout, images.bookworm);
     const comparisons = [];
     for (const suite of suites.filter((s) => options.only.includes(s.id))) {
       comparisons.push(...(await suite.run(ctx, images[suite.image], options.runs ?? suite.runs)));

@@ -90,14 +90,16 @@ async function extractLayers(layoutDir, layers, target) {
 }
 
 /**
- * Times `curl -s BLOB | gunzip | tar t > /dev/null` over every layer, with
+ * Times `curl -s BLOB | gunzip | tar t > /dev/null` (`zstd -dc` in place of
+ * gunzip for a zstd image) over every layer, with
  * `parallel` layers at a time: a download, a decompression and a tar
  * parse, which any tool that reads an image's files in one pass per layer
  * has to do. Returns the time in milliseconds.
  */
 export async function streamBound(ctx, image, parallel) {
   const blobUrl = `${ctx.registry.url}/v2/${image.repository}/blobs`;
-  const pass = `curl -sf --noproxy '*' "${blobUrl}/$0" | gunzip | tar t > /dev/null`;
+  const decompress = image.compression === "zstd" ? "zstd -dc" : "gunzip";
+  const pass = `curl -sf --noproxy '*' "${blobUrl}/$0" | ${decompress} | tar t > /dev/null`;
   const script =
     `printf '%s\\n' ${image.layers.join(" ")} | ` +
     `xargs -P ${parallel} -n 1 bash -o pipefail -c '${pass.replaceAll("'", "'\\''")}'`;

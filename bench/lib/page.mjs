@@ -117,6 +117,9 @@ one layer, including the .deb files and package lists that debootstrap
 leaves in /var. \`bench/large:latest\` adds four layers of generated files:
 random bytes (incompressible), log lines, 30,000 small source-like files
 and a half-random mix. Sizes and counts come from gunzip and GNU tar.
+\`bench/debian:bookworm-zstd-chunked\` is the bookworm image recompressed
+by \`skopeo copy --dest-compress-format zstd:chunked\`; its row repeats the
+bookworm counts and uncompressed size, and only the compressed size is its own.
 
 ${imagesTable(images)}
 

@@ -30,8 +30,11 @@ export function skopeoSetup(configDir) {
   return { globalArgs, env };
 }
 
-/** Copies `source` to `destination` (skopeo transport references) over plain HTTP. */
-export function skopeoCopy(setup, source, destination, { tlsFlag = "--src-tls-verify=false" } = {}) {
-  const args = [...setup.globalArgs, "copy", "--quiet", tlsFlag, source, destination];
+/**
+ * Copies `source` to `destination` (skopeo transport references) over plain
+ * HTTP, with `extraArgs` added to the copy options.
+ */
+export function skopeoCopy(setup, source, destination, { tlsFlag = "--src-tls-verify=false", extraArgs = [] } = {}) {
+  const args = [...setup.globalArgs, "copy", "--quiet", tlsFlag, ...extraArgs, source, destination];
   return runCommand("skopeo", args, { env: setup.env });
 }
