@@ -15,6 +15,9 @@ const MAX_FETCH_GAP = 64 * 1024;
 const MAX_FETCH_BYTES = 8 * 1024 * 1024;
 /** Zeros of a hole are passed on in pieces of this size. */
 const ZEROS_PIECE = 1024 * 1024;
+/** Digests of runs of zeros by length, so that reads of the same holes hash them once. */
+const zerosDigests = new Map<number, string>();
+const MAX_ZEROS_DIGESTS = 64;
 
 /**
  * Opens `length` bytes at `virtualOffset` of a TOC layer's content space.
@@ -55,6 +58,7 @@ async function* readChunks(
       const from = Math.max(offset, chunk.virtualStart) - chunk.virtualStart;
       const to = Math.min(end, chunk.virtualStart + chunk.size) - chunk.virtualStart;
       if (chunk.zeros) {
+        checkZerosDigest(table, chunk);
         for (let start = from; start < to; start += ZEROS_PIECE) yield Buffer.alloc(Math.min(ZEROS_PIECE, to - start));
       } else {
         const bytes = await verifiedChunk(table, chunk, fetched!);
@@ -127,4 +131,28 @@ async function verifiedChunk(table: ChunkTable, chunk: TocChunk, fetched: Fetche
     throw new RegdavError("INVALID_LAYER", `${place}: digest mismatch: the TOC states ${chunk.digest}, the bytes have ${actual}`);
   }
   return bytes;
+}
+
+/**
+ * Checks a hole against the digest its TOC entry states, if any. A TOC that
+ * marks data as zeros but gives the digest of other bytes contradicts
+ * itself, so its zeros are not served as the file's content.
+ */
+function checkZerosDigest(table: ChunkTable, chunk: TocChunk): void {
+  if (chunk.digest === undefined) return;
+  let actual = zerosDigests.get(chunk.size);
+  if (actual === undefined) {
+    const hash = createHash("sha256");
+    const piece = Buffer.alloc(Math.min(ZEROS_PIECE, chunk.size));
+    for (let done = 0; done < chunk.size; done += piece.length) hash.update(piece.subarray(0, Math.min(piece.length, chunk.size - done)));
+    actual = "sha256:" + hash.digest("hex");
+    if (zerosDigests.size >= MAX_ZEROS_DIGESTS) zerosDigests.clear();
+    zerosDigests.set(chunk.size, actual);
+  }
+  if (actual !== chunk.digest) {
+    throw new RegdavError(
+      "INVALID_LAYER",
+      `layer ${table.digest}: file ${chunk.path}, chunk at offset ${chunk.chunkOffset} (${chunk.size} bytes) is marked as zeros, but the TOC states digest ${chunk.digest} and ${chunk.size} zero bytes have ${actual}`,
+    );
+  }
 }

@@ -15,6 +15,17 @@ import { TocUnusableError } from "./toc-error.js";
  */
 export const MAX_CHUNK_SIZE = 64 * 1024 * 1024;
 
+/**
+ * Largest compressed range, and largest decompressed prefix (`innerOffset`
+ * plus the chunk's size), that reading one chunk keeps in memory. The
+ * chunk reader fetches a chunk's whole compressed range, so without this
+ * bound a TOC could make one read buffer the whole blob, or inflate a gzip
+ * bomb to reach a far `innerOffset`. Twice MAX_CHUNK_SIZE leaves room for
+ * incompressible data, whose zstd or gzip output is slightly larger than
+ * its input, and for the tar headers that follow a chunk in eStargz ranges.
+ */
+export const MAX_CHUNK_BUFFER = 2 * MAX_CHUNK_SIZE;
+
 /** A TOC layer's listing and the chunks its file bytes are read from. */
 export interface TocListing {
   index: TocLayerIndex;
@@ -85,6 +96,11 @@ export function buildTocListing(entries: readonly TocEntry[], options: TocListin
     if (entry.type !== "reg" || entry.size === 0) continue;
     chunks.push(...fileChunks(group, virtualOffset, ends, options));
     virtualOffset += entry.size;
+    if (virtualOffset > options.limits.maxUncompressedSize) {
+      throw new TocUnusableError(
+        `the files of the TOC hold at least ${virtualOffset} bytes, more than the limit of ${options.limits.maxUncompressedSize}`,
+      );
+    }
   }
 
   const index: TocLayerIndex = {
@@ -178,22 +194,35 @@ function makeChunk(
 ): TocChunk {
   const virtualStart = fileStart + part.chunkOffset;
   const place = `${path} at ${part.chunkOffset}`;
+  const digest = part.chunkDigest ?? fileDigest;
+  if (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+    throw new TocUnusableError(`the chunk of ${place} has digest ${JSON.stringify(digest)}, expected sha256:<64 hex digits>`);
+  }
   if (part.chunkType === "zeros") {
-    return { virtualStart, size, compressedStart: 0, compressedEnd: 0, innerOffset: 0, zeros: true, path, chunkOffset: part.chunkOffset };
+    // The chunk reader checks the digest, when there is one, against the zeros it serves.
+    // NOTE: a hole is never compared with the blob, since nothing is fetched for it, so a
+    // TOC that marks real data as zeros, with the digest of zeros or none, is served as zeros.
+    const hole: TocChunk = { virtualStart, size, compressedStart: 0, compressedEnd: 0, innerOffset: 0, zeros: true, path, chunkOffset: part.chunkOffset };
+    if (digest !== undefined) hole.digest = digest;
+    return hole;
   }
   if (part.chunkType !== undefined) {
     throw new TocUnusableError(`the chunk of ${place} has unknown chunkType ${JSON.stringify(part.chunkType)}`);
   }
-  const digest = part.chunkDigest ?? fileDigest;
   if (digest === undefined) throw new TocUnusableError(`the chunk of ${place} has no digest to verify it by`);
-  if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
-    throw new TocUnusableError(`the chunk of ${place} has digest ${JSON.stringify(digest)}, expected sha256:<64 hex digits>`);
-  }
   const start = part.offset;
   if (start === undefined || start === 0) throw new TocUnusableError(`the chunk of ${place} has no compressed offset`);
   const end = endOffset ?? nextOffset(ends, start);
   if (end === undefined || end <= start || end > options.dataEnd) {
     throw new TocUnusableError(`the chunk of ${place} has compressed bytes ${start}-${end ?? "?"} outside the data before the TOC (0-${options.dataEnd})`);
+  }
+  if (end - start > MAX_CHUNK_BUFFER) {
+    throw new TocUnusableError(`the chunk of ${place} spans ${end - start} compressed bytes, more than the ${MAX_CHUNK_BUFFER} bytes read at once`);
+  }
+  if (part.innerOffset + size > MAX_CHUNK_BUFFER) {
+    throw new TocUnusableError(
+      `the chunk of ${place} starts ${part.innerOffset} bytes into its compressed data, so reading it decompresses more than ${MAX_CHUNK_BUFFER} bytes`,
+    );
   }
   return { virtualStart, size, compressedStart: start, compressedEnd: end, innerOffset: part.innerOffset, digest, path, chunkOffset: part.chunkOffset };
 }
