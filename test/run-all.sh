@@ -107,4 +107,7 @@ else
   npm install
 fi
 
+# vitest strips types without checking them, so the sources and the tests
+# are type-checked here first.
+npm run typecheck
 exec npx vitest run "$@"

@@ -73,7 +73,7 @@ describe("DecodedIntervals", () => {
     const intervals = new DecodedIntervals(64 * 1024 * 1024);
     const damaged = Buffer.from(blob);
     // A byte inside the compressed span of the first interval.
-    damaged[200] ^= 0xff;
+    damaged[200] = damaged[200]! ^ 0xff;
     const bad = countingDecoder(index, damaged);
     await expect(intervals.read("sha256:test", index, bad.decode, 0, 1000)).rejects.toThrow(/layer|CRC|invalid|corrupt/i);
 

@@ -43,7 +43,7 @@ function chunksOf(toc: { entries: TocEntryFields[] }, name: string): TocEntryFie
 
 /** Builds a zstd frame that stores `content` in raw blocks, with the given Window_Descriptor. */
 function rawFrame(content: Buffer, windowDescriptor: number): Buffer {
-  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, windowDescriptor])];
+  const parts: Buffer[] = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, windowDescriptor])];
   for (let start = 0; start < content.length; start += 128 * 1024) {
     const piece = content.subarray(start, start + 128 * 1024);
     const last = start + piece.length >= content.length ? 1 : 0;
