@@ -7,7 +7,7 @@ import { RootFolder } from "./root-folder.js";
 import { isFolder, LazyFolder, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 import { findChild } from "./unicode-names.js";
-import type { ByteRange, NodeInfo, VirtualTree } from "./virtual-tree.js";
+import type { ByteRange, FoundNode, NodeInfo, VirtualTree } from "./virtual-tree.js";
 
 /**
  * The served tree: registries, repositories, tags, manifests, blobs and the
@@ -22,29 +22,35 @@ export class RegistryTree implements VirtualTree {
   }
 
   async stat(path: readonly string[]): Promise<NodeInfo> {
-    return (await this.find(path)).info;
+    return (await this.walk(path)).info;
+  }
+
+  async lookup(path: readonly string[]): Promise<FoundNode> {
+    const node = await this.walk(path);
+    if (isFolder(node)) return { info: node.info };
+    return { info: node.info, open: (range) => node.open(range) };
   }
 
   async list(path: readonly string[]): Promise<NodeInfo[]> {
-    const node = await this.find(path);
+    const node = await this.walk(path);
     if (!isFolder(node)) throw new RegdavError("NOT_A_DIRECTORY", `not a folder: /${path.join("/")}`);
     return (await node.children()).map((child) => child.info);
   }
 
   async read(path: readonly string[], range?: ByteRange): Promise<Readable> {
-    const node = await this.find(path);
+    const node = await this.walk(path);
     if (isFolder(node)) throw new RegdavError("IS_A_DIRECTORY", `is a folder: /${path.join("/")}`);
     return node.open(range);
   }
 
   /** Describes an image folder; undefined for every other folder. */
   async describeFolder(path: readonly string[]): Promise<FolderDescription | undefined> {
-    let node: TreeNode | undefined = await this.find(path);
+    let node: TreeNode | undefined = await this.walk(path);
     if (node instanceof LazyFolder) node = await node.resolve();
     return node instanceof DescribedFolder ? node.describe(path) : undefined;
   }
 
-  private async find(path: readonly string[]): Promise<TreeNode> {
+  private async walk(path: readonly string[]): Promise<TreeNode> {
     let node: TreeNode = this.root;
     for (const [position, name] of path.entries()) {
       const next: TreeNode | undefined = isFolder(node) ? await findChild(node, name) : undefined;

@@ -22,12 +22,26 @@ export interface VirtualTree {
   read(path: readonly string[], range?: ByteRange): Promise<Readable>;
 
   /**
+   * Describes a node and, for a file, returns a function that opens its
+   * bytes like `read` without walking the path again, so a GET walks the
+   * tree once. Optional: without it the adapter calls `stat`, then `read`.
+   * Throws like `stat`.
+   */
+  lookup?(path: readonly string[]): Promise<FoundNode>;
+
+  /**
    * Describes an image folder for its browser page: reference, digest,
    * platform, layers and the config's command and environment. Returns
    * undefined for other folders. Optional: a tree without it gets plain
    * listings. Throws like `stat` for a path that does not exist.
    */
   describeFolder?(path: readonly string[]): Promise<FolderDescription | undefined>;
+}
+
+/** A node found by `lookup`; `open` is present for files only. */
+export interface FoundNode {
+  info: NodeInfo;
+  open?: (range?: ByteRange) => Promise<Readable>;
 }
 
 export interface ByteRange {

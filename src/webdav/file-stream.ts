@@ -16,6 +16,31 @@ export async function streamExactly(
   await pipeline(source, new LengthCheck(length), response);
 }
 
+/**
+ * Reads exactly `length` bytes from `source` into one buffer. Rejects with
+ * the stream's own error, or with an Error when it ends early or runs long;
+ * the stream is destroyed in both cases.
+ */
+export async function readExactly(source: Readable, length: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of source as AsyncIterable<Buffer>) {
+    received += chunk.length;
+    if (received > length) throw new Error(tooLongMessage(length));
+    chunks.push(chunk);
+  }
+  if (received < length) throw new Error(tooShortMessage(received, length));
+  return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks, length);
+}
+
+function tooLongMessage(expected: number): string {
+  return `file stream sent more than the ${expected} bytes announced`;
+}
+
+function tooShortMessage(received: number, expected: number): string {
+  return `file stream ended after ${received} of ${expected} bytes`;
+}
+
 /** A pass-through that errors when more or fewer than `expected` bytes flow through it. */
 class LengthCheck extends Transform {
   private received = 0;
@@ -27,7 +52,7 @@ class LengthCheck extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.received += chunk.length;
     if (this.received > this.expected) {
-      callback(new Error(`file stream sent more than the ${this.expected} bytes announced`));
+      callback(new Error(tooLongMessage(this.expected)));
       return;
     }
     callback(null, chunk);
@@ -38,6 +63,6 @@ class LengthCheck extends Transform {
       callback();
       return;
     }
-    callback(new Error(`file stream ended after ${this.received} of ${this.expected} bytes`));
+    callback(new Error(tooShortMessage(this.received, this.expected)));
   }
 }

@@ -1,22 +1,31 @@
 import type { Readable } from "node:stream";
 import { notFound } from "../errors.js";
 import { log } from "../log.js";
-import type { NodeInfo } from "../tree/virtual-tree.js";
+import type { ByteRange, FoundNode, NodeInfo } from "../tree/virtual-tree.js";
 import { lengthOf, selectRange, type RangeSelection } from "./byte-range.js";
 import { isNotModified, isRangeAllowed, type Validators } from "./conditional-request.js";
-import { streamExactly } from "./file-stream.js";
+import { readExactly, streamExactly } from "./file-stream.js";
 import { serveFileAsPage, serveFolderPage } from "./html/serve-page.js";
 import { contentTypeOf, entityTagOf, httpDateOf } from "./node-metadata.js";
 import type { ShareRequest } from "./share-request.js";
 
 /**
- * Serves GET and HEAD. A file is served from tree.stat and tree.read, with
- * one byte range, conditional requests and validators. A folder gets an HTML
- * listing, and a browser gets pages for files too (see serveFileAsPage).
- * HEAD sends the headers that GET would, without the body.
+ * Largest body, in bytes, read into memory before the response starts. Such
+ * a body leaves in one write with the headers and needs no stream pipeline.
+ */
+const MAX_BUFFERED_BODY_BYTES = 64 * 1024;
+
+type FileOpener = (range?: ByteRange) => Promise<Readable>;
+
+/**
+ * Serves GET and HEAD. A file is served from one tree.lookup, or tree.stat and
+ * tree.read, with one byte range, conditional requests and validators. A
+ * folder gets an HTML listing, and a browser gets pages for files too (see
+ * serveFileAsPage). HEAD sends the headers that GET would, without the body.
  */
 export async function serveGet(share: ShareRequest): Promise<void> {
-  const node = await share.tree.stat(share.segments);
+  const found = await findNode(share);
+  const node = found.info;
   if (node.type === "directory") {
     await serveFolderPage(share);
     return;
@@ -25,10 +34,16 @@ export async function serveGet(share: ShareRequest): Promise<void> {
     throw notFound(`${JSON.stringify(node.name)} is a file, but the request path ends with "/"`);
   }
   if (await serveFileAsPage(share, node)) return;
-  await serveFile(share, node);
+  await serveFile(share, node, found.open ?? ((range) => share.tree.read(share.segments, range)));
 }
 
-async function serveFile(share: ShareRequest, node: NodeInfo): Promise<void> {
+/** Finds the target with one walk when the tree offers lookup, else with stat. */
+async function findNode(share: ShareRequest): Promise<FoundNode> {
+  if (share.tree.lookup !== undefined) return share.tree.lookup(share.segments);
+  return { info: await share.tree.stat(share.segments) };
+}
+
+async function serveFile(share: ShareRequest, node: NodeInfo, open: FileOpener): Promise<void> {
   const { request, response } = share;
   const validators: Validators = {
     entityTag: entityTagOf(node),
@@ -57,11 +72,16 @@ async function serveFile(share: ShareRequest, node: NodeInfo): Promise<void> {
   }
 
   // Opened before the headers go out, so a failure to open still gets a proper error status.
-  const source = await share.tree.read(
-    share.segments,
-    selection.kind === "partial" ? selection.range : undefined,
-  );
-  response.writeHead(selection.kind === "partial" ? 206 : 200, headers);
+  const source = await open(selection.kind === "partial" ? selection.range : undefined);
+  const status = selection.kind === "partial" ? 206 : 200;
+  if (length <= MAX_BUFFERED_BODY_BYTES) {
+    // Read whole before the headers, so a failed read is an error response, not a cut-off body.
+    const body = await readExactly(source, length);
+    response.writeHead(status, headers);
+    response.end(body);
+    return;
+  }
+  response.writeHead(status, headers);
   await sendFileBody(share, source, length);
 }
 

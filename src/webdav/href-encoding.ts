@@ -16,10 +16,12 @@ function encodeDecodedPath(path: string): string {
 }
 
 /**
- * Replaces the href encoder of webdav-server. Version 2.6.3 builds every
- * PROPFIND href with the static `HTTPRequestContext.encodeURL`, which calls
- * `encodeURI`. That leaves `#`, `?` and `&` unencoded, so a file named `a#b`
- * comes back as `a` with a URL fragment.
+ * Replaces the href encoder of webdav-server, which serves the litmus
+ * scratch folder, while the share's own PROPFIND uses encodePathHref.
+ * Version 2.6.3 builds every PROPFIND href with the static
+ * `HTTPRequestContext.encodeURL`, which calls `encodeURI`. That leaves `#`,
+ * `?` and `&` unencoded, so a file named `a#b` comes back as `a` with a URL
+ * fragment.
  *
  * The replacement expects a decoded absolute path. webdav-server passes one
  * only with its `respondWithPaths` option set, and the replacement would

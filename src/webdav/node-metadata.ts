@@ -10,6 +10,9 @@ const DEFAULT_CONTENT_TYPE = "application/octet-stream";
 /** Characters allowed inside the quotes of an entity tag (RFC 9110, etagc), minus obs-text. */
 const ENTITY_TAG_CHARACTERS = /[^\x21\x23-\x7e]/g;
 
+/** A quoted entity tag that needs no cleaning, as the tree's tags usually are. */
+const QUOTED_ENTITY_TAG = /^"[\x21\x23-\x7e]*"$/;
+
 /**
  * Returns the node's entity tag, quoted. The tree's etag is used when it has
  * one; otherwise the tag is derived from size and modification time. Characters
@@ -17,6 +20,7 @@ const ENTITY_TAG_CHARACTERS = /[^\x21\x23-\x7e]/g;
  * throws in node:http.
  */
 export function entityTagOf(node: NodeInfo): string {
+  if (node.etag !== undefined && QUOTED_ENTITY_TAG.test(node.etag)) return node.etag;
   const source = node.etag ?? `${node.size.toString(16)}-${timeOf(node.modified).toString(16)}`;
   const opaque = source.replace(/^"(.*)"$/, "$1").replace(ENTITY_TAG_CHARACTERS, "");
   return `"${opaque}"`;

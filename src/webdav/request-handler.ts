@@ -11,7 +11,6 @@ import {
 import { sendError } from "./error-response.js";
 import { serveGet } from "./get-handler.js";
 import { methodNotAllowed, serveOptions } from "./options-handler.js";
-import { PropfindEngine } from "./propfind-engine.js";
 import { servePropfind } from "./propfind-handler.js";
 import { hasRequestBody, readBoundedBody } from "./request-body.js";
 import { bodyLimitOf, checkDeclaredLength, parsePropfindDepth } from "./request-guards.js";
@@ -19,7 +18,7 @@ import { parseRequestPath } from "./request-path.js";
 import type { ShareRequest } from "./share-request.js";
 
 type Handler = (share: ShareRequest) => Promise<void> | void;
-type ShareServices = Pick<ShareRequest, "tree" | "propfind" | "request" | "response">;
+type ShareServices = Pick<ShareRequest, "tree" | "request" | "response">;
 type Authenticator = (header: string | undefined) => AuthenticationResult;
 
 const handlers: Record<string, Handler> = {
@@ -41,14 +40,16 @@ export function createRequestHandler(options: {
   tree: VirtualTree;
   auth?: Credentials;
 }): (request: IncomingMessage, response: ServerResponse) => void {
-  const propfind = new PropfindEngine(options.tree);
   const authenticate = options.auth ? createBasicAuthenticator(options.auth) : undefined;
 
   return (request, response) => {
-    const started = performance.now();
-    response.on("close", () => logRequest(request, response, started));
+    // The access line is a debug line, so the listener is skipped when debug is off.
+    if (log.enabled("debug")) {
+      const started = performance.now();
+      response.on("close", () => logRequest(request, response, started));
+    }
 
-    const share = { tree: options.tree, propfind, request, response };
+    const share = { tree: options.tree, request, response };
     handle(share, authenticate).catch((error: unknown) =>
       respondWithError(request, response, error),
     );

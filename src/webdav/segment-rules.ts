@@ -11,10 +11,11 @@ export const MAX_SEGMENT_BYTES = 255;
  * Returns why `name` cannot be a decoded path segment of the share, or
  * undefined when it can.
  *
- * `.` and `..` would step out of the folder they name. `/` and `\` are
- * rejected because webdav-server 2.6.3 splits paths at both, so such a name
- * would reach the tree as two segments. Control characters cannot appear in
- * XML 1.0 and would corrupt a PROPFIND response.
+ * `.` and `..` would step out of the folder they name. A `/` would reach
+ * the tree as two segments. `\` is a path separator on Windows, and
+ * webdav-server 2.6.3, which serves the litmus scratch folder, splits paths
+ * at it too. Control characters cannot appear in XML 1.0 and would corrupt a
+ * PROPFIND response.
  */
 export function segmentProblem(name: string): string | undefined {
   if (name === "") return "is empty";

@@ -1,12 +1,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { VirtualTree } from "../tree/virtual-tree.js";
-import type { PropfindEngine } from "./propfind-engine.js";
 import type { PropfindDepth } from "./request-guards.js";
 
 /** The services of the share and one checked request, as passed to every request handler. */
 export interface ShareRequest {
   tree: VirtualTree;
-  propfind: PropfindEngine;
   request: IncomingMessage;
   response: ServerResponse;
   /** Upper-case request method. */

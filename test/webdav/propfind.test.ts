@@ -153,7 +153,7 @@ describe("PROPFIND", () => {
     expect(text).toContain("404");
   });
 
-  it("malformed bodies do not break the server", async () => {
+  it("malformed bodies are 400", async () => {
     for (const body of [
       "<not xml",
       '{"json": true}',
@@ -161,8 +161,8 @@ describe("PROPFIND", () => {
       "\u0000\u0001",
     ]) {
       const response = await propfind(`${share.origin}/typed.json`, "0", { body });
-      expect(response.status, body).toBe(207);
-      await response.text();
+      expect(response.status, body).toBe(400);
+      expect(await response.text(), body).toMatch(/^invalid PROPFIND body: /);
     }
     expect((await propfind(`${share.origin}/`, "0")).status).toBe(207);
   });
