@@ -10,6 +10,7 @@ import { readTocContent } from "../layer/toc/chunk-reader.js";
 import type { TocListing } from "../layer/toc/toc-index.js";
 import { parseTocListing, serializeTocListing, TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
 import {
+  isRandomAccessUseful,
   parseRandomAccessIndex,
   RANDOM_ACCESS_FORMAT_VERSION,
   readUncompressedRange,
@@ -98,13 +99,18 @@ export class LayerContent {
     if (length <= 0) return emptyStream();
     const digest = remote.descriptor.digest;
     if (offsets === "toc") return this.readToc(remote, offset, length);
-    const tarPath = this.layout.layerTar(digest);
-    if (await exists(tarPath)) {
-      this.blobs.budget?.touched(tarPath);
-      return createReadStream(tarPath, { start: offset, end: offset + length - 1 });
+    // A pass keeps the uncompressed tar only when its access points are too
+    // far apart to be useful, so a remembered useful index saves the check.
+    const remembered = this.accessIndexes.get(digest);
+    if (!(remembered && isRandomAccessUseful(remembered))) {
+      const tarPath = this.layout.layerTar(digest);
+      if (await exists(tarPath)) {
+        this.blobs.budget?.touched(tarPath);
+        return createReadStream(tarPath, { start: offset, end: offset + length - 1 });
+      }
     }
 
-    const index = await this.accessIndex(digest);
+    const index = remembered ?? (await this.accessIndex(digest));
     // A plain layer's index has no CRC-32s to check bytes fetched by Range
     // against, so such a layer is downloaded whole and verified by digest instead.
     const checked = index.kind !== "none";
