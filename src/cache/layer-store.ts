@@ -234,6 +234,7 @@ export class LayerStore {
         digest,
         limits: this.limits,
         onRandomAccessIndex: (index: RandomAccessIndex) => (accessIndex = index),
+        expectedCompressedSize: descriptor.size,
         ...(tarFile && { writeUncompressed: tarFile.stream }),
       };
       const progress = new PassProgress(descriptor, this.onPassProgress);

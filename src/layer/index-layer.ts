@@ -35,6 +35,12 @@ export interface IndexLayerOptions {
    * compressed blob instead of from a copy of the uncompressed tar.
    */
   onRandomAccessIndex?: (index: RandomAccessIndex) => void;
+  /**
+   * The blob's size from its descriptor, when known. With onRandomAccessIndex,
+   * a smaller gzip blob than MIN_WORKER_BLOB_SIZE is indexed on the calling
+   * thread, because starting a worker would take longer than it saves.
+   */
+  expectedCompressedSize?: number;
 }
 
 /**
@@ -65,7 +71,7 @@ export async function indexLayer(
     limits.maxUncompressedSize,
     options.writeUncompressed,
   );
-  const compressedSize = await runPipeline(stream, compression, sink, options);
+  const { compressedSize, onWorkerThread } = await runPipeline(stream, compression, sink, options);
 
   const index: TarLayerIndex = {
     version: LAYER_INDEX_VERSION,
@@ -76,19 +82,25 @@ export async function indexLayer(
     uncompressedSize: sink.uncompressedSize,
     ...builder.build(),
   };
-  logPass(index, started);
+  logPass(index, started, onWorkerThread);
   return index;
 }
 
-/** Runs source, decompressor and sink; returns the compressed byte count. */
+/**
+ * Runs source, decompressor and sink. Returns the compressed byte count and
+ * whether the decompression ran on a worker thread.
+ */
 async function runPipeline(
   source: Readable,
   compression: Compression,
   sink: IndexingSink,
   options: IndexLayerOptions,
-): Promise<number> {
+): Promise<{ compressedSize: number; onWorkerThread: boolean }> {
   const indexing = options.onRandomAccessIndex
-    ? createIndexingDecompressor(compression, { streamName: `layer ${options.digest}` })
+    ? createIndexingDecompressor(compression, {
+        streamName: `layer ${options.digest}`,
+        expectedSize: options.expectedCompressedSize,
+      })
     : undefined;
   const decompressor = indexing?.stream ?? createDecompressor(compression);
   // pipeline destroys every stream with the first error, so the stream that
@@ -118,7 +130,7 @@ async function runPipeline(
   } finally {
     copy?.off("error", failOnCopyError);
   }
-  return compressedSize;
+  return { compressedSize, onWorkerThread: indexing?.onWorkerThread ?? false };
 }
 
 function decompressionError(digest: string, compression: Compression, error: unknown): unknown {
@@ -128,12 +140,13 @@ function decompressionError(digest: string, compression: Compression, error: unk
   return invalidLayerError(digest, problem, { cause: error });
 }
 
-function logPass(index: TarLayerIndex, started: number): void {
+function logPass(index: TarLayerIndex, started: number, onWorkerThread: boolean): void {
   const seconds = (performance.now() - started) / 1000;
   const mebibytes = index.uncompressedSize / 2 ** 20;
   log.debug("layer tar indexed", {
     digest: index.digest,
     compression: index.compression,
+    thread: onWorkerThread ? "worker" : "main",
     compressed: index.compressedSize,
     uncompressed: index.uncompressedSize,
     entries: index.entries.length,

@@ -39,7 +39,9 @@ export class BlockInflater {
   private untakenBytes = 0;
 
   constructor(private readonly outputBufferSize = 256 * 1024) {
-    this.buffer = Buffer.allocUnsafe(outputBufferSize);
+    // allocUnsafeSlow never takes memory from Node's shared pool, so each
+    // buffer has an ArrayBuffer of its own, which can be transferred.
+    this.buffer = Buffer.allocUnsafeSlow(outputBufferSize);
     this.strm.output = this.buffer;
     this.strm.avail_out = outputBufferSize;
     const status = pakoInflate.inflateInit2(this.strm, RAW_DEFLATE_WINDOW_BITS);
@@ -90,13 +92,19 @@ export class BlockInflater {
     return this.buffer.subarray(this.stepStart, this.strm.next_out);
   }
 
-  /** Returns every byte produced since the last call, in order. The buffers are never reused. */
-  takeOutput(): Buffer[] {
+  /**
+   * Returns the bytes produced since the last call, in order, and never
+   * writes them again. With `includeCurrent` false it returns only the
+   * buffers that are full, so when no call took part of a buffer, each
+   * returned Buffer is a whole ArrayBuffer that no later step touches.
+   */
+  takeOutput(includeCurrent = true): Buffer[] {
     const output = this.untaken.splice(0);
+    this.untakenBytes = 0;
+    if (!includeCurrent) return output;
     const current = this.buffer.subarray(this.takenUpTo, this.strm.next_out);
     if (current.length > 0) output.push(current);
     this.takenUpTo = this.strm.next_out;
-    this.untakenBytes = 0;
     return output;
   }
 
@@ -111,7 +119,7 @@ export class BlockInflater {
       this.untaken.push(rest);
       this.untakenBytes += rest.length;
     }
-    this.buffer = Buffer.allocUnsafe(this.outputBufferSize);
+    this.buffer = Buffer.allocUnsafeSlow(this.outputBufferSize);
     this.strm.output = this.buffer;
     this.strm.next_out = 0;
     this.strm.avail_out = this.outputBufferSize;

@@ -1,0 +1,98 @@
+// Messages between WorkerGzipIndexer and gzip-index-worker.ts. Every buffer
+// travels as a transferred ArrayBuffer with the length of its data.
+import type { ErrorCode } from "../../errors.js";
+import type { GzipPassSettings } from "./gzip-indexer.js";
+import type { GzipTrailer } from "./gzip-member.js";
+import { RandomAccessError } from "./random-access-errors.js";
+
+/** The workerData of one indexing worker. */
+export interface WorkerPassData {
+  settings: GzipPassSettings;
+  /** Output messages the worker may send before the main thread acknowledges one. */
+  maxOutputsInFlight: number;
+}
+
+export type ToWorkerMessage =
+  /** Compressed bytes [0, length) of `buffer`, the next part of the blob. */
+  | { type: "input"; buffer: ArrayBuffer; length: number }
+  /** The blob has no more bytes. */
+  | { type: "end" }
+  /** The main thread has passed on `count` more output messages. */
+  | { type: "read"; count: number };
+
+/** The body of a message of the worker. FromWorkerMessage adds the fields that every message has. */
+export type WorkerMessageBody =
+  /** Only the common fields: the worker waits for input. */
+  | { type: "progress" }
+  /** Uncompressed bytes [0, length) of `buffer`, the next part of the output. */
+  | { type: "output"; buffer: ArrayBuffer; length: number }
+  /** The pass ended successfully, after `compressedSize` bytes. */
+  | { type: "end"; compressedSize: number }
+  /** The pass failed. */
+  | { type: "error"; error: WorkerErrorRecord };
+
+/**
+ * A message of the worker. `consumed` counts the input messages it has taken
+ * off its queue since its last message, and `events` lists the pass events
+ * since then, which the main thread replays into a CheckpointRecorder.
+ */
+export type FromWorkerMessage = WorkerMessageBody & { consumed: number; events: PassEvent[] };
+
+/** A call of GzipPassEvents other than addOutput. */
+export type PassEventBody =
+  | { type: "startMember"; compressedOffset: number }
+  | { type: "blockBoundary"; compressedBitOffset: number }
+  | { type: "endMember"; trailer: GzipTrailer; trailerOffset: number };
+
+/** A pass event with the uncompressed output size when it happened. */
+export type PassEvent = PassEventBody & { uncompressedOffset: number };
+
+/**
+ * A thrown error as plain data. A RandomAccessError keeps its code and
+ * positions, so the main thread can throw an equal one.
+ */
+export type WorkerErrorRecord =
+  | {
+      kind: "random-access";
+      code: ErrorCode;
+      message: string;
+      compressedOffset: number | undefined;
+      uncompressedOffset: number | undefined;
+      /** Message of the error's cause, such as pako's, when it has one. */
+      causeMessage: string | undefined;
+    }
+  | { kind: "other"; name: string; message: string };
+
+/** Describes a thrown value as plain data that postMessage can clone. */
+export function recordError(error: unknown): WorkerErrorRecord {
+  if (error instanceof RandomAccessError) {
+    const cause = error.cause;
+    return {
+      kind: "random-access",
+      code: error.code,
+      message: error.message,
+      compressedOffset: error.compressedOffset,
+      uncompressedOffset: error.uncompressedOffset,
+      causeMessage: cause === undefined ? undefined : errorMessage(cause),
+    };
+  }
+  const name = error instanceof Error ? error.name : "Error";
+  return { kind: "other", name, message: errorMessage(error) };
+}
+
+/** Creates an error equal to the recorded one: same class, code, message and positions. */
+export function errorFromRecord(record: WorkerErrorRecord): Error {
+  if (record.kind === "other") {
+    const error = new Error(record.message);
+    error.name = record.name;
+    return error;
+  }
+  const { compressedOffset, uncompressedOffset, causeMessage } = record;
+  const position = { compressedOffset, uncompressedOffset };
+  const cause = causeMessage === undefined ? undefined : new Error(causeMessage);
+  return new RandomAccessError(record.code, record.message, position, cause);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

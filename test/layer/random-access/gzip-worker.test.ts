@@ -1,0 +1,262 @@
+// The worker-thread gzip pass. A Worker cannot load the TypeScript sources,
+// so these tests import the compiled modules from dist/, which the global
+// setup builds, and compare them with the same pass on the calling thread.
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { gzipSync } from "node:zlib";
+
+import { beforeAll, describe, expect, it } from "vitest";
+
+import * as sourceAccess from "../../../src/layer/random-access/index.js";
+import type * as IndexLayerModule from "../../../src/layer/index-layer.js";
+import { gzip, packTar, sha256, streamOf } from "../tar-fixtures.js";
+import { chunksOf, layerLikeData, runThrough, runTool } from "./fixtures.js";
+import { TEST_SPACING } from "./gzip-helpers.js";
+
+type AccessModule = typeof sourceAccess;
+type GzipIndexer = sourceAccess.GzipCheckpointIndexer | sourceAccess.WorkerGzipIndexer;
+
+const distRoot = new URL("../../../dist/", import.meta.url);
+let dist: AccessModule;
+let distIndexLayer: typeof IndexLayerModule.indexLayer;
+
+beforeAll(async () => {
+  dist = (await import(new URL("layer/random-access/index.js", distRoot).href)) as AccessModule;
+  const layerModule = new URL("layer/index-layer.js", distRoot).href;
+  distIndexLayer = ((await import(layerModule)) as typeof IndexLayerModule).indexLayer;
+});
+
+interface PassResult {
+  output: Buffer;
+  serializedIndex: Buffer;
+}
+
+async function runPass(indexer: GzipIndexer, blob: Buffer, chunkSize = 0): Promise<PassResult> {
+  const output = await runThrough(indexer.stream, blob, chunkSize);
+  const serializedIndex = dist.serializeRandomAccessIndex({ kind: "gzip", ...indexer.index() });
+  return { output, serializedIndex };
+}
+
+function workerIndexer(): sourceAccess.WorkerGzipIndexer {
+  return new dist.WorkerGzipIndexer({ spacing: TEST_SPACING, streamName: "test blob" });
+}
+
+function inlineIndexer(): sourceAccess.GzipCheckpointIndexer {
+  return new dist.GzipCheckpointIndexer({ spacing: TEST_SPACING, streamName: "test blob" });
+}
+
+/** Runs the pass and returns what it threw. */
+async function passError(indexer: GzipIndexer, blob: Buffer): Promise<unknown> {
+  return runPass(indexer, blob).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+function multiMember(data: Buffer): Buffer {
+  const third = Math.floor(data.length / 3);
+  return Buffer.concat([
+    gzipSync(data.subarray(0, third), { level: 1 }),
+    gzipSync(data.subarray(third, 2 * third), { level: 0 }),
+    gzipSync(data.subarray(2 * third), { level: 9 }),
+  ]);
+}
+
+describe("gzip pass on a worker thread", () => {
+  it("runs on a worker only from dist", async () => {
+    expect(dist.isIndexWorkerAvailable()).toBe(true);
+    expect(sourceAccess.isIndexWorkerAvailable()).toBe(false);
+
+    const compiled = dist.createIndexingDecompressor("gzip");
+    expect(compiled.onWorkerThread).toBe(true);
+    const destroyed = new Promise((resolve) => compiled.stream.once("close", resolve));
+    compiled.stream.destroy();
+    await destroyed;
+    const inline = dist.createIndexingDecompressor("gzip", { useWorker: false });
+    expect(inline.onWorkerThread).toBe(false);
+    expect(sourceAccess.createIndexingDecompressor("gzip").onWorkerThread).toBe(false);
+  });
+
+  it("runs a small blob inline", async () => {
+    const small = dist.createIndexingDecompressor("gzip", {
+      expectedSize: dist.MIN_WORKER_BLOB_SIZE - 1,
+    });
+    expect(small.onWorkerThread).toBe(false);
+    small.stream.destroy();
+
+    const large = dist.createIndexingDecompressor("gzip", {
+      expectedSize: dist.MIN_WORKER_BLOB_SIZE,
+    });
+    expect(large.onWorkerThread).toBe(true);
+    const closed = new Promise((resolve) => large.stream.once("close", resolve));
+    large.stream.destroy();
+    await closed;
+  });
+
+  it("runs inline while all workers are busy", async () => {
+    const running = Array.from({ length: dist.MAX_INDEX_WORKERS }, () => workerIndexer());
+    expect(dist.canStartIndexWorker()).toBe(false);
+    const overflow = dist.createIndexingDecompressor("gzip");
+    expect(overflow.onWorkerThread).toBe(false);
+    overflow.stream.destroy();
+
+    for (const indexer of running) indexer.stream.destroy();
+    await Promise.all(running.map((indexer) => indexer.exited));
+    expect(dist.canStartIndexWorker()).toBe(true);
+  });
+
+  const data = layerLikeData(6_000_000, 51);
+  const inputs: Record<string, Buffer> = {
+    "one member": gzipSync(data),
+    "three members": multiMember(data),
+    "the gzip command": runTool("gzip", ["-6", "-c"], data),
+    "an empty member": gzipSync(Buffer.alloc(0)),
+  };
+
+  for (const [name, blob] of Object.entries(inputs)) {
+    it(`matches the inline pass for ${name}`, async () => {
+      const expected = name === "an empty member" ? Buffer.alloc(0) : data;
+      const inline = await runPass(inlineIndexer(), blob);
+      const sourceIndexer = new sourceAccess.GzipCheckpointIndexer({
+        spacing: TEST_SPACING,
+        streamName: "test blob",
+      });
+      const fromSource = await runPass(sourceIndexer, blob);
+      for (const chunkSize of [0, 1000, 1 << 20]) {
+        const worker = await runPass(workerIndexer(), blob, chunkSize);
+        expect(worker.output.equals(expected), `output, chunks of ${chunkSize}`).toBe(true);
+        const sameIndex = worker.serializedIndex.equals(inline.serializedIndex);
+        expect(sameIndex, `index, chunks of ${chunkSize}`).toBe(true);
+      }
+      expect(fromSource.serializedIndex.equals(inline.serializedIndex)).toBe(true);
+    });
+  }
+
+  it("keeps the output whole for a slow reader", async () => {
+    const blob = gzipSync(data, { level: 1 });
+    const indexer = workerIndexer();
+    const chunks: Buffer[] = [];
+    const slowSink = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk);
+        setImmediate(callback);
+      },
+    });
+    await pipeline(Readable.from(chunksOf(blob, 4096)), indexer.stream, slowSink);
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    await indexer.exited;
+  });
+
+  const small = layerLikeData(400_000, 52);
+  const blob = gzipSync(small);
+  const damages: Record<string, { damaged: Buffer; message: RegExp }> = {
+    "a wrong trailer CRC": { damaged: flipByte(blob, blob.length - 8), message: /CRC mismatch/ },
+    "a wrong trailer length": {
+      damaged: flipByte(blob, blob.length - 1),
+      message: /length mismatch/,
+    },
+    "a truncated blob": {
+      damaged: blob.subarray(0, blob.length - 100),
+      message: /unexpected end of data/,
+    },
+    "data after the last member": {
+      damaged: Buffer.concat([blob, Buffer.from("junk that is not gzip")]),
+      message: /invalid gzip magic/,
+    },
+    "invalid deflate data": {
+      damaged: Buffer.from(blob).fill(0xff, 20, 60),
+      message: /invalid deflate data/,
+    },
+  };
+
+  for (const [name, { damaged, message }] of Object.entries(damages)) {
+    it(`throws the inline error for ${name}`, async () => {
+      const indexer = workerIndexer();
+      const fromWorker = await passError(indexer, damaged);
+      const inline = await passError(inlineIndexer(), damaged);
+      expect(fromWorker).toBeInstanceOf(dist.RandomAccessError);
+      expect(inline).toBeInstanceOf(dist.RandomAccessError);
+      const workerError = fromWorker as sourceAccess.RandomAccessError;
+      const inlineError = inline as sourceAccess.RandomAccessError;
+      expect(workerError.message).toMatch(message);
+      expect(workerError.message).toContain("test blob");
+      expect(workerError.message).toBe(inlineError.message);
+      expect(workerError.code).toBe(inlineError.code);
+      expect(workerError.compressedOffset).toBe(inlineError.compressedOffset);
+      expect(workerError.uncompressedOffset).toBe(inlineError.uncompressedOffset);
+      await indexer.exited;
+    });
+  }
+
+  it("ends the worker when the stream is destroyed", async () => {
+    const indexer = workerIndexer();
+    const failed = new Promise((resolve) => indexer.stream.once("error", resolve));
+    const closed = new Promise((resolve) => indexer.stream.once("close", resolve));
+    indexer.stream.write(blob.subarray(0, 1000));
+    indexer.stream.destroy(new Error("the reader went away"));
+    expect(await failed).toMatchObject({ message: "the reader went away" });
+    await closed;
+    await indexer.exited;
+    expect(() => indexer.index()).toThrow(/test blob: the gzip index is not finished/);
+  });
+
+  it("ends the worker after a successful pass", async () => {
+    const indexer = workerIndexer();
+    const { output } = await runPass(indexer, blob);
+    expect(output.equals(small)).toBe(true);
+    await indexer.exited;
+  });
+});
+
+describe("layer pass from dist", () => {
+  async function layerBlob(): Promise<Buffer> {
+    const entries = [
+      { header: { name: "etc/os-release" }, content: "ID=test\n" },
+      { header: { name: "usr/lib/big.bin" }, content: layerLikeData(3_000_000, 53) },
+      { header: { name: "usr/share/doc/readme" }, content: "read me\n" },
+    ];
+    return gzip(await packTar(entries));
+  }
+
+  async function indexWith(
+    indexLayer: typeof IndexLayerModule.indexLayer,
+    blob: Buffer,
+  ): Promise<{ layer: unknown; access: Buffer }> {
+    let access: sourceAccess.RandomAccessIndex | undefined;
+    const digest = sha256(blob);
+    const onRandomAccessIndex = (index: sourceAccess.RandomAccessIndex) => (access = index);
+    const layer = await indexLayer(streamOf(blob), { digest, onRandomAccessIndex });
+    expect(access, "random-access index").toBeDefined();
+    return { layer, access: dist.serializeRandomAccessIndex(access!) };
+  }
+
+  it("builds the same indexes as the sources", async () => {
+    const blob = await layerBlob();
+    const compiled = await indexWith(distIndexLayer, blob);
+    const { indexLayer } = await import("../../../src/layer/index-layer.js");
+    const fromSource = await indexWith(indexLayer, blob);
+    expect(compiled.layer).toEqual(fromSource.layer);
+    expect(compiled.access.equals(fromSource.access)).toBe(true);
+  });
+
+  it("names the layer digest in a worker error", async () => {
+    const blob = await layerBlob();
+    const damaged = flipByte(blob, blob.length - 8);
+    const digest = sha256(damaged);
+    const options = { digest, onRandomAccessIndex: () => undefined };
+    const error = await distIndexLayer(streamOf(damaged), options).then(
+      () => undefined,
+      (thrown: unknown) => thrown as { code?: string; message?: string },
+    );
+    expect(error?.code).toBe("INVALID_LAYER");
+    expect(error?.message).toContain(`layer ${digest}`);
+    expect(error?.message).toMatch(/gzip member CRC mismatch/);
+  });
+});
+
+function flipByte(blob: Buffer, position: number): Buffer {
+  const damaged = Buffer.from(blob);
+  damaged[position] = damaged[position]! ^ 1;
+  return damaged;
+}
