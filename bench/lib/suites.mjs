@@ -302,7 +302,7 @@ export const suites = [
   { id: "browse-bookworm", image: "bookworm", runs: 30, run: browse },
   { id: "evicted-read-bookworm", image: "bookworm", runs: 5, run: evictedRead },
   { id: "evicted-read-large", image: "large", runs: 3, run: evictedRead },
-  { id: "grep-mount-bookworm", image: "bookworm", runs: 3, run: grepMount },
+  { id: "grep-mount-bookworm", image: "bookworm", runs: 2, run: grepMount },
   { id: "memory-bookworm", image: "bookworm", runs: 5, run: memory },
   { id: "memory-large", image: "large", runs: 3, run: memory },
 ];
