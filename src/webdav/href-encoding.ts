@@ -1,4 +1,4 @@
-import { v2 as webdav } from "webdav-server";
+import type { v2 as webdav } from "webdav-server";
 
 /**
  * Encodes decoded path segments as an absolute URL path. Each segment is
@@ -28,6 +28,6 @@ function encodeDecodedPath(path: string): string {
  * encode the `:` of a full URL's scheme. The change is process-wide, which is safe
  * while this adapter is the only code that uses webdav-server.
  */
-export function installHrefEncoder(): void {
-  webdav.HTTPRequestContext.encodeURL = encodeDecodedPath;
+export function installHrefEncoder(webdavServer: typeof webdav): void {
+  webdavServer.HTTPRequestContext.encodeURL = encodeDecodedPath;
 }
