@@ -209,7 +209,10 @@ describe("hostile eStargz and zstd:chunked layers", () => {
     it(`${name}: odd names match the tar pass`, async () => {
       const url = image(repositoryOf(name));
       const listed = await listTree(url);
-      expect(listed).toEqual(await listTree(image("hostile/odd-gzip")));
+      // The eStargz TOC is a tar entry of its own layer, so only that image lists it.
+      const withoutToc = listed.filter((entry) => entry.path !== "stargz.index.json");
+      expect(withoutToc).toEqual(await listTree(image("hostile/odd-gzip")));
+      expect(listed.length - withoutToc.length).toBe(name === "oddEstargz" ? 1 : 0);
       expect(warningFor(regdav, layers[name]!.digest)).toBeUndefined();
       for (const path of ["dup.txt", "node/inside.txt", "later.txt", "big.bin", "hard-missing", "hard-self", "hard-later", "loop-a", "w/kept.txt", "w/.wh..wh..opq/hidden.txt"]) {
         const expected = await davRequest(image("hostile/odd-gzip") + path);

@@ -40,16 +40,40 @@ export async function readEstargzToc(
   } catch (error) {
     throw new TocUnusableError(`the eStargz TOC at ${tocOffset} does not decompress: ${(error as Error).message}`, { cause: error });
   }
-  const json = tocMember(tar);
-  const actual = computeDigest(json);
+  const member = tocMember(tar);
+  const actual = computeDigest(member.json);
   if (actual !== tocDigest) {
     throw new TocUnusableError(`the eStargz TOC has digest ${actual}, but the manifest annotation states ${tocDigest}`);
   }
-  return { entries: parseTocDocument(json, "the eStargz TOC"), dataEnd: tocOffset };
+  const entries = parseTocDocument(member.json, "the eStargz TOC");
+  // The TOC is a tar entry of the layer too, so a full pass and an unpacked
+  // image show it. It is listed last, as it comes last in the tar, and read
+  // from its own gzip member past the tar header, checked by its digest.
+  entries.push({
+    type: "reg",
+    name: ESTARGZ_TOC_NAME,
+    linkName: "",
+    mode: member.mode,
+    size: member.json.length,
+    modified: member.modified,
+    offset: tocOffset,
+    chunkOffset: 0,
+    digest: tocDigest,
+    innerOffset: BLOCK_SIZE,
+  });
+  return { entries, dataEnd: tocEnd };
 }
 
-/** Returns the content of the first tar member, which must be `stargz.index.json`. */
-function tocMember(tar: Buffer): Buffer {
+/** The content of the TOC's tar member, with the mode and modification time of its header. */
+interface TocMember {
+  json: Buffer;
+  mode: number;
+  /** Milliseconds since the epoch. */
+  modified: number;
+}
+
+/** Returns the first tar member, which must be `stargz.index.json`. */
+function tocMember(tar: Buffer): TocMember {
   if (tar.length < BLOCK_SIZE) throw new TocUnusableError(`the eStargz TOC tar is ${tar.length} bytes, shorter than one header`);
   const header = tar.subarray(0, BLOCK_SIZE);
   const name = decodeTarText(header.subarray(0, 100).subarray(0, nulIndex(header.subarray(0, 100))));
@@ -60,7 +84,9 @@ function tocMember(tar: Buffer): Buffer {
   if (size === undefined || BLOCK_SIZE + size > tar.length) {
     throw new TocUnusableError(`the eStargz TOC tar member has an invalid size field`);
   }
-  return tar.subarray(BLOCK_SIZE, BLOCK_SIZE + size);
+  const mode = parseNumericField(header.subarray(100, 108)) ?? 0o644;
+  const seconds = parseNumericField(header.subarray(136, 148)) ?? 0;
+  return { json: tar.subarray(BLOCK_SIZE, BLOCK_SIZE + size), mode, modified: seconds * 1000 };
 }
 
 function nulIndex(field: Buffer): number {
