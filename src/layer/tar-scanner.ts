@@ -60,6 +60,8 @@ export class TarScanner {
   private readonly block = Buffer.alloc(BLOCK_SIZE);
   private blockFilled = 0;
   private skipRemaining = 0;
+  /** The block padding at the end of the current skip, which the stream may end without. */
+  private skipPadding = 0;
   private extended: ExtendedHeader | undefined;
   private pending: PendingOverrides = {};
   private zeroBlocks = 0;
@@ -80,10 +82,19 @@ export class TarScanner {
     }
   }
 
-  /** Checks that the stream did not stop inside a header or a member's content. */
+  /**
+   * Checks that the stream did not stop inside a header or a member's
+   * content. Like Go's archive/tar, which Docker and containerd extract
+   * with, it accepts a stream that ends in the padding after the last
+   * member's content: umoci 0.4.7 (Debian 12) writes layers without that
+   * padding and without end-of-archive blocks.
+   */
   end(): void {
     if (this.finished) return;
-    if (this.extended || this.skipRemaining > 0 || this.blockFilled > 0) {
+    const onlyPaddingMissing = this.skipRemaining > 0 && this.skipRemaining <= this.skipPadding;
+    // A PAX or GNU long-name header whose member never came.
+    const danglingHeader = Object.keys(this.pending).length > 0;
+    if (this.extended || danglingHeader || (this.skipRemaining > 0 && !onlyPaddingMissing) || this.blockFilled > 0) {
       const problem = "unexpected end of the stream inside a tar member (truncated layer)";
       throw this.fail(this.offset, problem);
     }
@@ -176,6 +187,8 @@ export class TarScanner {
     const { typeflag, headerOffset, data } = this.extended!;
     this.extended = undefined;
     this.skipRemaining = paddingOf(data.length);
+    // A stream that ends here lacks the member this header describes.
+    this.skipPadding = 0;
 
     const fail = (problem: string) => this.fail(headerOffset, problem);
     if (typeflag === "L") this.pending.longName = decodeTarText(untilNul(data));
@@ -219,6 +232,7 @@ export class TarScanner {
     const { typeflag, mode } = header;
     this.onMember({ name, typeflag, size, mode, modified, linkName, headerOffset, dataOffset });
     this.skipRemaining = size + paddingOf(size);
+    this.skipPadding = paddingOf(size);
   }
 
   private checkPathLength(path: string, headerOffset: number): void {

@@ -97,6 +97,27 @@ describe("indexLayer corrupt layers", () => {
     expect(index.entries).toHaveLength(3);
   });
 
+  it("accepts a tar cut in the last padding", async () => {
+    // umoci 0.4.7 writes such layers: the last content without padding or end-of-archive blocks.
+    for (const cut of [2 * 1024 + 512 + 1, 2 * 1024 + 512 + 100]) {
+      const index = await indexBlob(gzip(threeFiles().subarray(0, cut)));
+      expect(index.entries.map((entry) => entry.path), `cut at ${cut}`).toEqual(["one", "two", "three"]);
+      expect(index.uncompressedSize, `cut at ${cut}`).toBe(cut);
+    }
+  });
+
+  it("rejects a tar cut inside the last content", async () => {
+    const tar = tarOf(tarMember({ name: "one" }, "1"), tarMember({ name: "long" }, "x".repeat(600)));
+    const error = await indexError(tar.subarray(0, 1024 + 599));
+    expect(error.message).toContain("truncated");
+  });
+
+  it("rejects a tar cut after an extended header", async () => {
+    const tar = tarOf(paxMember({ path: "name" }), tarMember({ name: "x" }, "x"));
+    const error = await indexError(tar.subarray(0, 1024));
+    expect(error.message).toContain("truncated");
+  });
+
   it("rejects a header after a single zero block", async () => {
     const tar = Buffer.concat([
       tarMember({ name: "one" }, "1"),
