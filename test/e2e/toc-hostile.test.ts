@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -10,38 +9,18 @@ import { locateToc } from "../../src/layer/toc/toc-annotations.js";
 
 import { makeEstargzLayerOf } from "../harness/estargz.js";
 import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
-import { gzip, makeBlob, makeImageConfig, makeJsonBlob, makeLayerTar, mediaTypes, sha256Digest, type ImageBlob, type TarEntry } from "../harness/image-builder.js";
-import { pushBlob, pushImage, pushManifest } from "../harness/push.js";
+import { gzip, makeBlob, makeImageConfig, makeLayerTar, mediaTypes, sha256Digest, type TarEntry } from "../harness/image-builder.js";
+import { pushImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { runSkopeo } from "../harness/skopeo.js";
 import { makeZstdChunkedLayer, type TocLayer, type ZstdChunkedOptions } from "../harness/zstd-chunked.js";
 import { contentOf, noise, sampleEntries } from "../layer/toc/toc-fixtures.js";
-import { davRequest, getBytes, listEntries } from "./dav-client.js";
+import { davRequest, getBytes } from "./dav-client.js";
+import { listTree, pushAnnotatedImage, sha256 } from "./toc-images.js";
 
 type EditToc = NonNullable<ZstdChunkedOptions["editToc"]>;
 type TocEntryFields = Record<string, unknown>;
-
-interface ListedEntry {
-  path: string;
-  folder: boolean;
-  size: number | undefined;
-}
-
-/** Lists a folder tree through PROPFIND, with each entry's type and size. */
-async function listTree(url: string, prefix = ""): Promise<ListedEntry[]> {
-  const result: ListedEntry[] = [];
-  for (const entry of await listEntries(url)) {
-    const path = prefix + entry.name;
-    result.push({ path, folder: entry.isFolder, size: entry.isFolder ? undefined : entry.size });
-    if (entry.isFolder) result.push(...(await listTree(`${url}${encodeURIComponent(entry.name)}/`, `${path}/`)));
-  }
-  return result.sort((a, b) => a.path.localeCompare(b.path, "en"));
-}
-
-function sha256(bytes: Buffer): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 function entryNamed(toc: { entries: TocEntryFields[] }, name: string): TocEntryFields {
   const entry = toc.entries.find((candidate) => candidate.name === name);
@@ -51,20 +30,6 @@ function entryNamed(toc: { entries: TocEntryFields[] }, name: string): TocEntryF
 
 function chunksOf(toc: { entries: TocEntryFields[] }, name: string): TocEntryFields[] {
   return toc.entries.filter((entry) => entry.name === name && (entry.type === "reg" || entry.type === "chunk"));
-}
-
-/** Pushes a one-layer OCI image whose layer descriptor carries `annotations`. */
-async function pushAnnotatedImage(host: string, repository: string, layer: ImageBlob & { diffId: string }, annotations: Record<string, string>) {
-  const config = makeImageConfig({ layers: [layer] });
-  await pushBlob(host, repository, layer.bytes);
-  await pushBlob(host, repository, config.bytes);
-  const manifest = makeJsonBlob(mediaTypes.ociManifest, {
-    schemaVersion: 2,
-    mediaType: mediaTypes.ociManifest,
-    config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
-    layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, annotations }],
-  });
-  await pushManifest(host, repository, "v1", manifest.bytes, manifest.mediaType);
 }
 
 /** Pushes the same tar as a plain gzip layer, so the tar pass shows what the tar contains. */

@@ -1,18 +1,18 @@
-import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { makeEstargzLayerOf } from "../harness/estargz.js";
 import { startFaultProxy, type FaultProxy } from "../harness/fault-proxy.js";
-import { gzip, makeBlob, makeImageConfig, makeJsonBlob, makeLayerTar, mediaTypes, sha256Digest, type ImageBlob, type TarEntry } from "../harness/image-builder.js";
-import { pushBlob, pushImage, pushManifest } from "../harness/push.js";
+import { gzip, makeBlob, makeImageConfig, makeLayerTar, mediaTypes, sha256Digest, type TarEntry } from "../harness/image-builder.js";
+import { pushImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { runSkopeo } from "../harness/skopeo.js";
 import { makeZstdChunkedLayer, OLD_ZSTD_CHUNKED_PREFIX, type TocLayer } from "../harness/zstd-chunked.js";
 import { contentOf, noise, sampleEntries } from "../layer/toc/toc-fixtures.js";
 import { davRequest, getBytes, listEntries } from "./dav-client.js";
+import { listTree, pushAnnotatedImage, sha256, type ListedEntry } from "./toc-images.js";
 
 /** Returns the sample entries plus enough incompressible files that the blob is several MiB. */
 function imageEntries(extra: string): TarEntry[] {
@@ -23,44 +23,9 @@ function imageEntries(extra: string): TarEntry[] {
   return entries;
 }
 
-interface ListedEntry {
-  path: string;
-  folder: boolean;
-  size: number | undefined;
-}
-
-/** Lists a folder tree through PROPFIND, with each entry's type and size. */
-async function listTree(url: string, prefix = ""): Promise<ListedEntry[]> {
-  const result: ListedEntry[] = [];
-  for (const entry of await listEntries(url)) {
-    const path = prefix + entry.name;
-    result.push({ path, folder: entry.isFolder, size: entry.isFolder ? undefined : entry.size });
-    if (entry.isFolder) result.push(...(await listTree(`${url}${encodeURIComponent(entry.name)}/`, `${path}/`)));
-  }
-  return result.sort((a, b) => a.path.localeCompare(b.path, "en"));
-}
-
 /** Returns the repository of a test layer: its name in kebab case, as repository names are lowercase. */
 function repositoryOf(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
-}
-
-function sha256(bytes: Buffer): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-/** Pushes a one-layer OCI image whose layer descriptor carries `annotations`. */
-async function pushAnnotatedImage(host: string, repository: string, layer: ImageBlob & { diffId: string }, annotations: Record<string, string>) {
-  const config = makeImageConfig({ layers: [layer] });
-  await pushBlob(host, repository, layer.bytes);
-  await pushBlob(host, repository, config.bytes);
-  const manifest = makeJsonBlob(mediaTypes.ociManifest, {
-    schemaVersion: 2,
-    mediaType: mediaTypes.ociManifest,
-    config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
-    layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size, annotations }],
-  });
-  await pushManifest(host, repository, "v1", manifest.bytes, manifest.mediaType);
 }
 
 /** Returns the blob GETs that reached the registry through the proxy for one digest. */

@@ -1,26 +1,16 @@
 import { describe, expect, it } from "vitest";
 
 import { RegdavError } from "../../../src/errors.js";
-import { defaultLayerLimits } from "../../../src/layer/layer-limits.js";
 import { readTocContent } from "../../../src/layer/toc/chunk-reader.js";
-import { readLayerToc } from "../../../src/layer/toc/read-layer-toc.js";
-import { locateToc } from "../../../src/layer/toc/toc-annotations.js";
 import type { TocListing } from "../../../src/layer/toc/toc-index.js";
 import { makeEstargzLayerOf } from "../../harness/estargz.js";
 import { makeZstdChunkedLayer, type TocLayer } from "../../harness/zstd-chunked.js";
-import { bufferFetcher, contentOf, noise, sampleEntries } from "./toc-fixtures.js";
+import { bufferFetcher, contentOf, listTestLayer, noise, readStream, sampleEntries } from "./toc-fixtures.js";
 
 const entries = sampleEntries();
 
-async function listingOf(layer: TocLayer): Promise<TocListing> {
-  const request = { digest: layer.digest, size: layer.size, location: locateToc(layer.annotations)!, limits: defaultLayerLimits };
-  return readLayerToc(request, bufferFetcher(layer.bytes));
-}
-
-async function collect(stream: NodeJS.ReadableStream, received: Buffer[] = []): Promise<Buffer> {
-  for await (const chunk of stream) received.push(chunk as Buffer);
-  return Buffer.concat(received);
-}
+const listingOf = (layer: TocLayer) => listTestLayer(layer);
+const collect = readStream;
 
 /** Returns a file's bytes: from the test entries, or the TOC document for an eStargz layer's own TOC entry. */
 function expectedContent(layer: TocLayer, path: string): Buffer {

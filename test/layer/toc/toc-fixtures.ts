@@ -2,7 +2,12 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 
 import type { TarEntry } from "../../harness/layer-tar.js";
+import type { TocLayer } from "../../harness/zstd-chunked.js";
+import { defaultLayerLimits, type LayerLimits } from "../../../src/layer/layer-limits.js";
 import type { RangeFetcher } from "../../../src/layer/toc/compressed-bytes.js";
+import { readLayerToc } from "../../../src/layer/toc/read-layer-toc.js";
+import { locateToc } from "../../../src/layer/toc/toc-annotations.js";
+import type { TocListing } from "../../../src/layer/toc/toc-index.js";
 
 /** Deterministic bytes that do not compress (SHA-256 in counter mode), so files span several chunks. */
 export function noise(size: number, seed: number): Buffer {
@@ -46,4 +51,24 @@ export function contentOf(entries: readonly TarEntry[], path: string): Buffer {
   const entry = entries.find((candidate) => candidate.path === path);
   if (!entry || entry.type !== "file") throw new Error(`no file ${path} in the test entries`);
   return Buffer.from(entry.content ?? "");
+}
+
+/**
+ * Lists a test layer from its TOC, read from the layer's bytes in memory,
+ * with the layer's own annotations and the default limits unless given.
+ */
+export function listTestLayer(
+  layer: TocLayer,
+  options: { annotations?: Record<string, string>; limits?: LayerLimits } = {},
+): Promise<TocListing> {
+  const location = locateToc(options.annotations ?? layer.annotations);
+  if (!location) throw new Error("the test layer has no TOC annotations");
+  const request = { digest: layer.digest, size: layer.size, location, limits: options.limits ?? defaultLayerLimits };
+  return readLayerToc(request, bufferFetcher(layer.bytes));
+}
+
+/** Reads a stream to its end, also collecting each chunk into `received` as it arrives. */
+export async function readStream(stream: NodeJS.ReadableStream, received: Buffer[] = []): Promise<Buffer> {
+  for await (const chunk of stream) received.push(chunk as Buffer);
+  return Buffer.concat(received);
 }

@@ -4,28 +4,21 @@ import { describe, expect, it } from "vitest";
 import { RegdavError } from "../../../src/errors.js";
 import { defaultLayerLimits, type LayerLimits } from "../../../src/layer/layer-limits.js";
 import { readTocContent } from "../../../src/layer/toc/chunk-reader.js";
-import { readLayerToc } from "../../../src/layer/toc/read-layer-toc.js";
-import { locateToc } from "../../../src/layer/toc/toc-annotations.js";
 import { TocUnusableError } from "../../../src/layer/toc/toc-error.js";
 import type { TocEntry } from "../../../src/layer/toc/toc-entries.js";
 import { buildTocListing, MAX_CHUNK_BUFFER, type TocListing } from "../../../src/layer/toc/toc-index.js";
 import { makeEstargzLayerOf } from "../../harness/estargz.js";
 import { makeZstdChunkedLayer, type TocLayer, type ZstdChunkedOptions } from "../../harness/zstd-chunked.js";
-import { bufferFetcher, contentOf, noise, sampleEntries } from "./toc-fixtures.js";
+import { bufferFetcher, contentOf, listTestLayer, noise, readStream, sampleEntries } from "./toc-fixtures.js";
 
 type EditToc = NonNullable<ZstdChunkedOptions["editToc"]>;
 type TocEntryFields = Record<string, unknown>;
 
 function listingOf(layer: TocLayer, limits: LayerLimits = defaultLayerLimits): Promise<TocListing> {
-  const request = { digest: layer.digest, size: layer.size, location: locateToc(layer.annotations)!, limits };
-  return readLayerToc(request, bufferFetcher(layer.bytes));
+  return listTestLayer(layer, { limits });
 }
 
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const received: Buffer[] = [];
-  for await (const chunk of stream) received.push(chunk as Buffer);
-  return Buffer.concat(received);
-}
+const collect = (stream: NodeJS.ReadableStream) => readStream(stream);
 
 function sha256(bytes: Buffer): string {
   return "sha256:" + createHash("sha256").update(bytes).digest("hex");

@@ -1,18 +1,13 @@
 import { describe, expect, it } from "vitest";
 
-import { defaultLayerLimits } from "../../../src/layer/layer-limits.js";
-import { readLayerToc } from "../../../src/layer/toc/read-layer-toc.js";
 import { locateToc } from "../../../src/layer/toc/toc-annotations.js";
 import { TocUnusableError } from "../../../src/layer/toc/toc-error.js";
 import { makeEstargzLayerOf } from "../../harness/estargz.js";
 import { makeZstdChunkedLayer, OLD_ZSTD_CHUNKED_PREFIX, type TocLayer } from "../../harness/zstd-chunked.js";
-import { bufferFetcher, sampleEntries } from "./toc-fixtures.js";
+import { listTestLayer, sampleEntries } from "./toc-fixtures.js";
 
 function listingOf(layer: TocLayer, annotations = layer.annotations) {
-  const location = locateToc(annotations);
-  if (!location) throw new Error("the test layer has no TOC annotations");
-  const request = { digest: layer.digest, size: layer.size, location, limits: defaultLayerLimits };
-  return readLayerToc(request, bufferFetcher(layer.bytes));
+  return listTestLayer(layer, { annotations });
 }
 
 const builders = {

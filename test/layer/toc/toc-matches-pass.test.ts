@@ -3,31 +3,16 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 
 import { indexLayer } from "../../../src/layer/index-layer.js";
-import { defaultLayerLimits } from "../../../src/layer/layer-limits.js";
 import type { LayerEntry } from "../../../src/layer/layer-index.js";
 import { readTocContent } from "../../../src/layer/toc/chunk-reader.js";
-import { readLayerToc } from "../../../src/layer/toc/read-layer-toc.js";
-import { locateToc } from "../../../src/layer/toc/toc-annotations.js";
 import { makeEstargzLayerOf } from "../../harness/estargz.js";
-import { makeZstdChunkedLayer, type TocLayer } from "../../harness/zstd-chunked.js";
-import { bufferFetcher, sampleEntries } from "./toc-fixtures.js";
+import { makeZstdChunkedLayer } from "../../harness/zstd-chunked.js";
+import { bufferFetcher, listTestLayer, readStream, sampleEntries } from "./toc-fixtures.js";
 
-async function tocListing(layer: TocLayer) {
-  const location = locateToc(layer.annotations);
-  if (!location) throw new Error("the test layer has no TOC annotations");
-  const request = { digest: layer.digest, size: layer.size, location, limits: defaultLayerLimits };
-  return readLayerToc(request, bufferFetcher(layer.bytes));
-}
 
 /** The fields both kinds of index must agree on; offsets differ by design. */
 function comparable(entries: readonly LayerEntry[]) {
   return entries.map(({ path, type, size, mode, modified, linkTarget }) => ({ path, type, size, mode, modified, linkTarget }));
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 const builders = {
@@ -39,7 +24,7 @@ for (const [kind, build] of Object.entries(builders)) {
   describe(`${kind} TOC against the full pass`, () => {
     it("lists what the tar contains", async () => {
       const layer = await build();
-      const { index } = await tocListing(layer);
+      const { index } = await listTestLayer(layer);
       const passed = await indexLayer(Readable.from([layer.bytes]), { digest: layer.digest });
       expect(comparable(index.entries)).toEqual(comparable(passed.entries));
       expect(index.whiteouts).toEqual(passed.whiteouts);
@@ -51,11 +36,11 @@ for (const [kind, build] of Object.entries(builders)) {
 describe("eStargz TOC entry", () => {
   it("reads stargz.index.json by its digest", async () => {
     const layer = await builders.estargz();
-    const { index, table } = await tocListing(layer);
+    const { index, table } = await listTestLayer(layer);
     const entry = index.entries.find((candidate) => candidate.path === "stargz.index.json");
     expect(entry).toBeDefined();
     expect(entry!.type).toBe("file");
-    const bytes = await readAll(readTocContent(table, bufferFetcher(layer.bytes), entry!.dataOffset!, entry!.size));
+    const bytes = await readStream(readTocContent(table, bufferFetcher(layer.bytes), entry!.dataOffset!, entry!.size));
     const digest = "sha256:" + createHash("sha256").update(bytes).digest("hex");
     expect(digest).toBe(layer.annotations["containerd.io/snapshot/stargz/toc.digest"]);
     expect(JSON.parse(bytes.toString("utf8")).entries.length).toBe(layer.toc.entries.length);
