@@ -18,7 +18,7 @@ const warmUpFile = "/etc/debian_version";
  * starts a second regdav on the same cache folder, reads `warmUpFile`, then
  * times a GET of each of `paths` and counts what it fetched from the
  * registry. Returns per path the times, the bytes and requests fetched, and
- * the times of a plain download of the whole layer that holds the file.
+ * the times of a plain download of the whole layer that contains the file.
  */
 export async function evictedReadRun(ctx, image, paths) {
   const dir = await mkdtemp(join(ctx.scratch, "evicted-"));

@@ -130,8 +130,8 @@ function propfindComparison(image, listing) {
 /**
  * First cat in the zstd:chunked copy of an image, whose layer regdav lists
  * from its table of contents. The pull and unpack alternative copies the
- * gzip image it was made from (umoci 0.4 cannot unpack zstd layers), which
- * contains the same files; the stream bound streams the zstd:chunked blob.
+ * gzip image it was made from, which contains the same files, because umoci
+ * 0.4 cannot unpack zstd layers. The stream bound streams the zstd:chunked blob.
  */
 async function firstCatChunked(ctx, image, runs) {
   const files = filesOf(image);

@@ -22,7 +22,7 @@ const MAX_CACHED_INTERVAL = 8 * 1024 * 1024;
 /**
  * Keeps recently decoded intervals of compressed layers in memory. A read
  * of a small file from a gzip or multi-frame zstd layer decodes the whole
- * interval that holds it anyway, because each interval's CRC-32 is checked
+ * interval that contains it anyway, because each interval's CRC-32 is checked
  * before any byte is used, and the files a reader opens next (the rest of
  * a folder for `grep -r` or a file manager) usually lie in the same
  * interval. Only intervals that passed their check are kept.

@@ -18,7 +18,7 @@ interface LayerIndexBase {
 }
 
 /**
- * What one streaming pass over a layer learns: every tar entry with the
+ * The record of one streaming pass over a layer: every tar entry with the
  * offset of its content in the uncompressed tar stream, and the whiteouts the
  * layer applies to the layers below it. It is stored as JSON in the cache, so
  * every field is plain data.

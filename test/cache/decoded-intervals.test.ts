@@ -15,7 +15,7 @@ async function gzipLayer(size: number) {
   return { data, blob, index };
 }
 
-/** A decoder that counts its calls and reads the interval from an in-memory blob. */
+/** Returns a decoder that counts its calls and reads each interval from an in-memory blob. */
 function countingDecoder(index: RandomAccessIndex & { kind: "gzip" }, blob: Buffer, log?: FetchLog) {
   const calls: AccessInterval[] = [];
   const decode = async (interval: AccessInterval) => {

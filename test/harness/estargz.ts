@@ -19,7 +19,7 @@ export interface EstargzOptions {
  * a gzip stream of many members, where tar headers and each chunk of a
  * file's content start new members, then a member containing a tar of one
  * entry, `stargz.index.json` (the TOC), and last an empty member whose
- * extra field holds the TOC's offset. The annotations give the TOC's digest.
+ * extra field contains the TOC offset. The annotations give the TOC's digest.
  */
 export function makeEstargzLayer(tar: Buffer, entries: readonly TarEntry[], options: EstargzOptions = {}): TocLayer {
   const chunkSize = options.chunkSize ?? 64 * 1024;

@@ -8,7 +8,7 @@ import { fetchBytes, gunzipPrefix, unzstdPrefix, type RangeFetcher } from "./com
 /**
  * Chunks whose compressed bytes lie closer together than this are fetched
  * with one Range request. The gap between the chunks of consecutive files
- * holds their tar headers, usually under 1 KiB per file.
+ * contains their tar headers, usually under 1 KiB per file.
  */
 const MAX_FETCH_GAP = 64 * 1024;
 /** A Range request stops collecting chunks once it covers this many compressed bytes. */
@@ -114,18 +114,18 @@ async function fetchGroup(fetch: RangeFetcher, group: readonly TocChunk[], diges
 async function verifiedChunk(table: ChunkTable, chunk: TocChunk, fetched: FetchedRange): Promise<Buffer> {
   const compressed = fetched.bytes.subarray(chunk.compressedStart - fetched.start, chunk.compressedEnd - fetched.start);
   const place = `layer ${table.digest}: file ${chunk.path}, chunk at offset ${chunk.chunkOffset} (${chunk.size} bytes, compressed bytes ${chunk.compressedStart}-${chunk.compressedEnd - 1})`;
-  const wanted = chunk.innerOffset + chunk.size;
+  const neededBytes = chunk.innerOffset + chunk.size;
   let output: Buffer;
   try {
-    output = table.toc === "estargz" ? await gunzipPrefix(compressed, wanted) : await unzstdPrefix(compressed, wanted);
+    output = table.toc === "estargz" ? await gunzipPrefix(compressed, neededBytes) : await unzstdPrefix(compressed, neededBytes);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new RegdavError("INVALID_LAYER", `${place}: decompression failed: ${reason}`, { cause: error });
   }
-  if (output.length < wanted) {
+  if (output.length < neededBytes) {
     throw new RegdavError("INVALID_LAYER", `${place}: decompressed to ${output.length - chunk.innerOffset} bytes, expected ${chunk.size}`);
   }
-  const bytes = output.subarray(chunk.innerOffset, wanted);
+  const bytes = output.subarray(chunk.innerOffset, neededBytes);
   const actual = "sha256:" + createHash("sha256").update(bytes).digest("hex");
   if (actual !== chunk.digest) {
     throw new RegdavError("INVALID_LAYER", `${place}: digest mismatch: the TOC states ${chunk.digest}, the bytes have ${actual}`);
