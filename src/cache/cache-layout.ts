@@ -31,6 +31,11 @@ export class CacheLayout {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.toc.v${version}.json`;
   }
 
+  /** Returns the path of the SOCI zTOC a layer was listed from, the blob's exact bytes. */
+  layerZtoc(digest: string): string {
+    return join(this.root, "indexes", ...splitDigest(digest)) + ".ztoc";
+  }
+
   layerIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
   }

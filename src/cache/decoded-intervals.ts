@@ -9,6 +9,13 @@ export interface AccessInterval {
   end: number;
 }
 
+/** Places where decoding can start that are not a RandomAccessIndex, such as the checkpoints of a SOCI zTOC. */
+export interface AccessPoints {
+  kind: "points";
+  points: readonly { uncompressedOffset: number }[];
+  uncompressedSize: number;
+}
+
 /** Decodes one interval whole, checking its CRC-32; rejects on damaged bytes. */
 export type IntervalDecoder = (interval: AccessInterval) => Promise<Buffer>;
 
@@ -38,11 +45,12 @@ export class DecodedIntervals {
   /**
    * Returns the bytes [offset, offset + length) of a layer's uncompressed tar,
    * or undefined when an interval they touch is too long to keep, so the
-   * caller streams the range instead.
+   * caller streams the range instead. `digest` keys the cache, so reads
+   * through different access points of one layer must pass different keys.
    */
   async read(
     digest: string,
-    index: RandomAccessIndex,
+    index: RandomAccessIndex | AccessPoints,
     decode: IntervalDecoder,
     offset: number,
     length: number,
@@ -123,12 +131,12 @@ function keyOf(digest: string, interval: AccessInterval): string {
  * in order, or undefined for a plain layer, which has no decoding to save.
  */
 export function intervalsCovering(
-  index: RandomAccessIndex,
+  index: RandomAccessIndex | AccessPoints,
   offset: number,
   length: number,
 ): AccessInterval[] | undefined {
   if (index.kind === "none") return undefined;
-  const starts = index.kind === "gzip" ? index.checkpoints : index.frames;
+  const starts = index.kind === "gzip" ? index.checkpoints : index.kind === "zstd" ? index.frames : index.points;
   const end = offset + length;
   const intervals: AccessInterval[] = [];
   let i = lastStartAtOrBefore(starts, offset);

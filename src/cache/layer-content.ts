@@ -9,6 +9,11 @@ import type { ChunkTable } from "../layer/toc/chunk-table.js";
 import { readTocContent } from "../layer/toc/chunk-reader.js";
 import type { TocListing } from "../layer/toc/toc-index.js";
 import { parseTocListing, serializeTocListing, TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
+import type { ZtocAccess } from "../layer/soci/ztoc-access.js";
+import type { ZtocListing } from "../layer/soci/ztoc-listing.js";
+import { checkZtocFileHeader, type ZtocFileExtent } from "../layer/soci/ztoc-header-check.js";
+import { BLOCK_SIZE } from "../layer/tar-header.js";
+import { readZtocRange } from "../layer/soci/ztoc-range-reader.js";
 import {
   isRandomAccessUseful,
   parseRandomAccessIndex,
@@ -21,7 +26,7 @@ import type { BlobDescriptor } from "../source/image-source.js";
 import type { BlobOpener, BlobStore } from "./blob-store.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import type { CacheLayout } from "./cache-layout.js";
-import { DecodedIntervals, type AccessInterval } from "./decoded-intervals.js";
+import { DecodedIntervals, type AccessInterval, type AccessPoints } from "./decoded-intervals.js";
 
 /** Opens bytes `start` to `end` (inclusive) of a blob where it is stored, usually by HTTP Range. */
 export type BlobRangeOpener = (start: number, end: number) => Promise<Readable>;
@@ -36,8 +41,15 @@ export interface RemoteBlob {
   repository: string;
 }
 
-/** The offset space of a read: the uncompressed tar, or the content space of a TOC listing. */
-export type ContentOffsets = "tar" | "toc";
+/**
+ * The offset space and access path of a read: the uncompressed tar, the
+ * content space of a TOC listing, or the uncompressed tar read through the
+ * checkpoints of a SOCI zTOC.
+ */
+export type ContentOffsets = "tar" | "toc" | "soci";
+
+/** Reads a stored zTOC and rebuilds its listing; undefined when none is stored. */
+export type ZtocListingLoader = (digest: string) => Promise<ZtocListing | undefined>;
 
 /** Chunk tables held in memory, at roughly 200 bytes per chunk. */
 const MAX_CHUNK_TABLE_BYTES = 64 * 1024 * 1024;
@@ -83,22 +95,42 @@ export class LayerContent {
     maxSize: MAX_CHUNK_TABLE_BYTES,
     sizeCalculation: (table) => Math.max(1, table.chunks.length * 200),
   });
+  private readonly ztocAccesses = new LRUCache<string, ZtocAccess>({
+    maxSize: MAX_ACCESS_INDEX_BYTES,
+    sizeCalculation: (access) => Math.max(1, access.spans.reduce((sum, span) => sum + span.window.length + 160, 0)),
+  });
+  /** Files of zTOC listings whose tar header was found where the zTOC places them. */
+  private readonly checkedHeaders = new LRUCache<string, true>({ max: 100_000 });
   /** Layers whose source sent the whole blob in response to a Range request. */
   private readonly rangeIgnored = new Set<string>();
 
   constructor(
     private readonly layout: CacheLayout,
     private readonly blobs: BlobStore,
+    /** Rebuilds the zTOC listing of a layer read with "soci" offsets after its access points left memory. */
+    private readonly loadZtocListing: ZtocListingLoader = async () => undefined,
   ) {}
 
   /**
    * Opens `length` bytes at `offset` of the layer's uncompressed tar stream,
    * or, with `offsets` "toc", of the content space of its TOC listing.
+   * `file` names the file the bytes belong to, which a read through a zTOC
+   * checks against the tar header before it.
    */
-  async read(remote: RemoteBlob, offset: number, length: number, offsets: ContentOffsets = "tar"): Promise<Readable> {
+  async read(
+    remote: RemoteBlob,
+    offset: number,
+    length: number,
+    offsets: ContentOffsets = "tar",
+    file?: ZtocFileExtent,
+  ): Promise<Readable> {
     if (length <= 0) return emptyStream();
     const digest = remote.descriptor.digest;
     if (offsets === "toc") return this.readToc(remote, offset, length);
+    if (offsets === "soci") {
+      if (file) await this.checkFileHeader(remote, file);
+      return this.readThroughZtoc(remote, offset, length);
+    }
     // A pass keeps the uncompressed tar only when its access points are too
     // far apart to be useful, so a remembered useful index saves the check.
     const remembered = this.accessIndexes.get(digest);
@@ -148,6 +180,41 @@ export class LayerContent {
       log.warn("stored TOC listing is unreadable, listing the layer again", { digest, error: String(error) });
       return undefined;
     }
+  }
+
+  /** Keeps the access points of a layer listed from its zTOC in memory, for the reads that follow. */
+  rememberZtocAccess(access: ZtocAccess): void {
+    this.ztocAccesses.set(access.digest, access);
+  }
+
+  /** Checks once per file that a tar header for it precedes its content, where the zTOC places it. */
+  private async checkFileHeader(remote: RemoteBlob, file: ZtocFileExtent): Promise<void> {
+    const digest = remote.descriptor.digest;
+    const key = `${digest} ${file.dataOffset} ${file.size}`;
+    if (this.checkedHeaders.has(key)) return;
+    const start = Math.max(0, file.dataOffset - BLOCK_SIZE);
+    const header = await readWhole(await this.readThroughZtoc(remote, start, file.dataOffset - start));
+    checkZtocFileHeader(header, file, digest);
+    this.checkedHeaders.set(key, true);
+  }
+
+  private async readThroughZtoc(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {
+    const digest = remote.descriptor.digest;
+    const access = this.ztocAccesses.get(digest) ?? (await this.loadZtocListing(digest))?.access;
+    if (!access) throw new RegdavError("INTERNAL", `layer ${digest}: the zTOC it was listed from is missing from the cache`);
+    this.ztocAccesses.set(digest, access);
+
+    const fetch = (start: number, end: number) => this.fetchCompressed(remote, start, end, true);
+    const streamName = `layer ${digest}`;
+    const open = () => readZtocRange(access, fetch, offset, length, streamName);
+    if (length > MAX_REMEMBERED_READ) return open();
+
+    const points: AccessPoints = { kind: "points", points: access.spans, uncompressedSize: access.uncompressedSize };
+    const decode = (interval: AccessInterval) =>
+      readWhole(readZtocRange(access, fetch, interval.start, interval.end - interval.start, streamName));
+    // The zTOC's spans start elsewhere than the pass's checkpoints, so its intervals get their own key.
+    const bytes = await this.decodedIntervals.read(`${digest} ztoc`, points, decode, offset, length);
+    return bytes ? Readable.from([bytes]) : open();
   }
 
   private async readToc(remote: RemoteBlob, offset: number, length: number): Promise<Readable> {

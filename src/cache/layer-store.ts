@@ -7,10 +7,21 @@ import { LRUCache } from "lru-cache";
 import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
 import { indexLayer } from "../layer/index-layer.js";
-import { LAYER_INDEX_VERSION, type LayerIndex, type TarLayerIndex, type TocLayerIndex } from "../layer/layer-index.js";
+import {
+  isTarLayerIndex,
+  LAYER_INDEX_VERSION,
+  type LayerIndex,
+  type SociLayerIndex,
+  type TarLayerIndex,
+  type TocLayerIndex,
+} from "../layer/layer-index.js";
 import { resolveLayerLimits, type LayerLimits } from "../layer/layer-limits.js";
 import { readLayerToc } from "../layer/toc/read-layer-toc.js";
 import { locateToc } from "../layer/toc/toc-annotations.js";
+import { TocUnusableError } from "../layer/toc/toc-error.js";
+import { listFromZtoc, MAX_ZTOC_BYTES } from "../layer/soci/list-from-ztoc.js";
+import type { ZtocFileExtent } from "../layer/soci/ztoc-header-check.js";
+import type { ZtocListing } from "../layer/soci/ztoc-listing.js";
 import {
   isRandomAccessUseful,
   RANDOM_ACCESS_FORMAT_VERSION,
@@ -34,6 +45,25 @@ export interface LayerPassProgress {
   size: number | undefined;
   /** True on the last report of a pass, whether the pass succeeded or failed. */
   done: boolean;
+}
+
+/**
+ * Where the SOCI zTOC of a layer comes from: an index artifact that names
+ * the layer. Looking it up costs requests, so it happens only when the
+ * layer has no listing yet.
+ */
+export interface ZtocSource {
+  /** Returns the zTOC's descriptor, or undefined when the image has none for this layer. */
+  find(): Promise<BlobDescriptor | undefined>;
+  /** Opens the zTOC blob. */
+  open(ztoc: BlobDescriptor): Promise<Readable>;
+}
+
+export interface ContentReadOptions {
+  /** Read by offsets in the uncompressed tar, whatever listing index() returned. */
+  tarOffsets?: boolean;
+  /** The file the bytes belong to, in the listing's offsets, for the checks a zTOC listing needs. */
+  file?: ZtocFileExtent;
 }
 
 /** Rough bytes of memory one index entry takes, for the memory bound. */
@@ -79,20 +109,22 @@ export class LayerStore {
       maxSize: memoryBytes,
       sizeCalculation: (index) => Math.max(1, index.entries.length * BYTES_PER_ENTRY),
     });
-    this.content = new LayerContent(layout, blobs);
+    this.content = new LayerContent(layout, blobs, (digest) => this.loadZtocListing(digest));
   }
 
   /**
    * Returns the layer's listing: from its table of contents when it has one
-   * that can be used, else from the indexing pass, which runs when no cached
-   * index exists. `openRange` reads parts of the blob for the TOC, and
-   * `repository` is named in errors.
+   * or from the SOCI zTOC that `ztoc` finds, when either can be used, else
+   * from the indexing pass, which runs when no cached index exists.
+   * `openRange` reads parts of the blob for the TOC, and `repository` is
+   * named in errors.
    */
   async index(
     descriptor: BlobDescriptor,
     open: BlobOpener,
     repository: string,
     openRange?: BlobRangeOpener,
+    ztoc?: ZtocSource,
   ): Promise<LayerIndex> {
     const { digest } = descriptor;
     const remembered = this.memory.get(digest);
@@ -101,11 +133,13 @@ export class LayerStore {
     const index = await this.listings.run(digest, async () => {
       return (
         (await this.content.loadTocListing(digest))?.index ??
+        (await this.loadZtocListing(digest))?.index ??
         (await this.listFromToc(descriptor, repository, openRange)) ??
+        (await this.listFromZtoc(descriptor, repository, openRange, ztoc)) ??
         (await this.tarIndex(descriptor, open, repository))
       );
     });
-    if (!this.listedOffsets.has(digest)) this.listedOffsets.set(digest, index.offsets === "toc" ? "toc" : "tar");
+    if (!this.listedOffsets.has(digest)) this.listedOffsets.set(digest, isTarLayerIndex(index) ? "tar" : index.offsets);
     this.memory.set(digest, index);
     return index;
   }
@@ -118,7 +152,7 @@ export class LayerStore {
   async tarIndex(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<TarLayerIndex> {
     const { digest } = descriptor;
     const remembered = this.memory.get(digest) ?? this.memory.get(tarMemoryKey(digest));
-    if (remembered && remembered.offsets !== "toc") return remembered;
+    if (remembered && isTarLayerIndex(remembered)) return remembered;
 
     const index = await this.passes.run(digest, async () => {
       return (await this.loadIndex(digest)) ?? (await this.runPass(descriptor, open, repository));
@@ -131,9 +165,9 @@ export class LayerStore {
    * Opens `length` bytes at `offset` of a layer's content: in the offsets of
    * the listing index() returned, or, with `tarOffsets`, of the uncompressed tar.
    */
-  readContent(remote: RemoteBlob, offset: number, length: number, options: { tarOffsets?: boolean } = {}): Promise<Readable> {
+  readContent(remote: RemoteBlob, offset: number, length: number, options: ContentReadOptions = {}): Promise<Readable> {
     const offsets = options.tarOffsets ? "tar" : (this.listedOffsets.get(remote.descriptor.digest) ?? "tar");
-    return this.content.read(remote, offset, length, offsets);
+    return this.content.read(remote, offset, length, offsets, options.file);
   }
 
   private async loadIndex(digest: string): Promise<TarLayerIndex | undefined> {
@@ -141,7 +175,7 @@ export class LayerStore {
     try {
       if (!(await this.content.canRead(digest))) return undefined;
       const index = JSON.parse(await readFile(indexPath, "utf8")) as LayerIndex;
-      if (index.offsets === "toc") return undefined;
+      if (!isTarLayerIndex(index)) return undefined;
       return index.version === LAYER_INDEX_VERSION && index.digest === digest ? index : undefined;
     } catch {
       return undefined;
@@ -185,6 +219,59 @@ export class LayerStore {
       // such as a registry that refuses the login.
       const reason = error instanceof Error ? error.message : String(error);
       log.warn("layer table of contents unusable, indexing the whole layer instead", { digest, repository, reason });
+      return undefined;
+    }
+  }
+
+  /**
+   * Lists a gzip layer from the SOCI zTOC that its image's index artifact
+   * stores, and keeps the zTOC for later reads. Returns undefined, after
+   * logging why when the zTOC exists but cannot be used, so the caller runs
+   * the pass. As with a TOC, a cached blob or tar index is read instead.
+   */
+  private async listFromZtoc(
+    descriptor: BlobDescriptor,
+    repository: string,
+    openRange: BlobRangeOpener | undefined,
+    source: ZtocSource | undefined,
+  ): Promise<SociLayerIndex | undefined> {
+    const { digest } = descriptor;
+    if (!openRange || !source) return undefined;
+    const started = Date.now();
+    try {
+      if (await this.blobs.cachedPath(digest)) return undefined;
+      if (await fileExists(this.layout.layerIndex(digest, LAYER_INDEX_VERSION))) return undefined;
+      const ztoc = await source.find();
+      if (!ztoc) return undefined;
+
+      const bytes = await readZtocBlob(ztoc, source, repository);
+      const listing = listFromZtoc(bytes, { digest, compressedSize: descriptor.size, limits: resolveLayerLimits(this.limits) });
+      await writeFileAtomic(this.layout.layerZtoc(digest), bytes);
+      this.content.rememberZtocAccess(listing.access);
+      logTransfer("layer listed from its SOCI zTOC", digest, bytes.length, started);
+      log.info("layer contents", { digest, ztoc: ztoc.digest, entries: listing.index.entries.length, spans: listing.access.spans.length });
+      return listing.index;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      log.warn("layer SOCI zTOC unusable, indexing the whole layer instead", { digest, repository, reason });
+      return undefined;
+    }
+  }
+
+  /** Returns the listing of a layer from the zTOC stored in the cache, or undefined when none is stored or it is unreadable. */
+  private async loadZtocListing(digest: string): Promise<ZtocListing | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.layout.layerZtoc(digest));
+    } catch {
+      return undefined;
+    }
+    try {
+      const listing = listFromZtoc(bytes, { digest, compressedSize: undefined, limits: resolveLayerLimits(this.limits) });
+      this.content.rememberZtocAccess(listing.access);
+      return listing;
+    } catch (error) {
+      log.warn("stored zTOC is unreadable, listing the layer again", { digest, error: String(error) });
       return undefined;
     }
   }
@@ -332,4 +419,21 @@ class PassProgress extends Transform {
 function keepsUncompressedCopy(descriptor: BlobDescriptor): boolean {
   const type = descriptor.mediaType ?? "";
   return !/[.+]gzip$/.test(type) && !/[.]tar$/.test(type);
+}
+
+/** Downloads a zTOC blob whole, checked against its descriptor's digest and size. */
+async function readZtocBlob(ztoc: BlobDescriptor, source: ZtocSource, repository: string): Promise<Buffer> {
+  if (ztoc.size === undefined || ztoc.size > MAX_ZTOC_BYTES) {
+    throw new TocUnusableError(`the zTOC ${ztoc.digest} has size ${ztoc.size ?? "unknown"}, expected at most ${MAX_ZTOC_BYTES} bytes`);
+  }
+  const chunks: Buffer[] = [];
+  const collect = new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      chunks.push(chunk);
+      callback();
+    },
+  });
+  const verifier = createDigestVerifier({ digest: ztoc.digest, size: ztoc.size, repository, subject: "zTOC" });
+  await pipeline(await source.open(ztoc), verifier, collect);
+  return Buffer.concat(chunks);
 }

@@ -46,7 +46,26 @@ export interface TocLayerIndex extends LayerIndexBase {
 
 export type TocKind = "estargz" | "zstd:chunked";
 
-export type LayerIndex = TarLayerIndex | TocLayerIndex;
+/**
+ * A gzip layer listed from the SOCI zTOC that an index artifact stores for
+ * it, without reading the layer. Its `dataOffset`s are offsets in the
+ * uncompressed tar, as the zTOC states them, and its bytes are read through
+ * the zTOC's checkpoints. It has no diff ID, so export runs the tar pass.
+ */
+export interface SociLayerIndex extends LayerIndexBase {
+  offsets: "soci";
+  /** Digest of the zTOC blob the listing came from. */
+  ztoc: string;
+  /** Size of the uncompressed tar as the zTOC states it, up to the end-of-archive blocks. */
+  uncompressedSize: number;
+}
+
+export type LayerIndex = TarLayerIndex | TocLayerIndex | SociLayerIndex;
+
+/** Tells whether an index has the tar's offsets and diff ID, as only the full pass records them. */
+export function isTarLayerIndex(index: LayerIndex): index is TarLayerIndex {
+  return index.offsets === undefined || index.offsets === "tar";
+}
 
 export type LayerEntryType = "file" | "directory" | "symlink" | "hardlink";
 

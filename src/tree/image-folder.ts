@@ -11,6 +11,7 @@ import { describeImageFolder } from "./image-description.js";
 import { indexFolderEntries } from "./index-entries.js";
 import { LayersFolder } from "./layers-folder.js";
 import { RootfsFolder } from "./rootfs-folder.js";
+import type { SociImage } from "./soci-lookup.js";
 import { fileInfo, type FileNode, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 import type { ByteRange } from "./virtual-tree.js";
@@ -22,6 +23,8 @@ export interface ImageLocation {
   readonly repository: string;
   /** The tag the folder was opened by, for the tags of exports; undefined for a digest. */
   readonly tag?: string;
+  /** The image manifest whose layers are read here, where its SOCI index is looked up. */
+  readonly image?: SociImage;
 }
 
 /**
@@ -77,13 +80,15 @@ async function manifestEntries(
   switch (parsed.kind) {
     case "index":
       return indexFolderEntries(location, manifest, parsed);
-    case "image":
+    case "image": {
+      const image = { ...location, image: { digest: manifest.digest, annotations: parsed.annotations } };
       return [
         new BytesFile("manifest.json", manifest.bytes, manifest.digest),
         configFile(location, parsed.config),
-        new LayersFolder(location, parsed.layers, true),
-        new RootfsFolder(location, parsed.layers),
+        new LayersFolder(image, parsed.layers, true),
+        new RootfsFolder(image, parsed.layers),
       ];
+    }
     case "schema1":
       return [
         new BytesFile("manifest.json", manifest.bytes, manifest.digest),

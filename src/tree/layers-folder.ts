@@ -5,10 +5,12 @@ import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 
 import type { RemoteBlob } from "../cache/layer-content.js";
+import type { ContentReadOptions } from "../cache/layer-store.js";
 
 import { BlobFile, downloadBlob } from "./blob-file.js";
 import type { ImageLocation } from "./image-folder.js";
 import { layerFileName, layerFolderName } from "./layer-names.js";
+import { ztocSourceOf } from "./soci-lookup.js";
 import { folderInfo, type FolderNode, type TreeNode } from "./tree-node.js";
 import { cachedView } from "./view-cache.js";
 import { ViewFolder } from "./view-folder.js";
@@ -81,7 +83,7 @@ export function readLayerContent(
   layer: BlobDescriptor,
   offset: number,
   length: number,
-  options: { tarOffsets?: boolean } = {},
+  options: ContentReadOptions = {},
 ): Promise<Readable> {
   const { context, source, repository } = location;
   const remote: RemoteBlob = {
@@ -106,7 +108,8 @@ function rangeOpenerOf(location: ImageLocation, layer: BlobDescriptor) {
 export function indexLayerOf(location: ImageLocation, layer: BlobDescriptor): Promise<LayerIndex> {
   const { context, source, repository } = location;
   const label = `${source.name}/${repository}`;
-  return context.layers.index(layer, () => source.openBlob(repository, layer), label, rangeOpenerOf(location, layer));
+  const ztoc = location.image && ztocSourceOf(location, location.image, layer.digest);
+  return context.layers.index(layer, () => source.openBlob(repository, layer), label, rangeOpenerOf(location, layer), ztoc);
 }
 
 /** Returns a layer's index with tar offsets and diff ID, as export needs, from its indexing pass. */

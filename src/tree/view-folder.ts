@@ -131,7 +131,8 @@ class ViewFile implements FileNode {
 
     const start = range?.start ?? 0;
     const end = range?.end ?? this.node.size - 1;
-    return readLayerContent(this.layers.location, layer, content.dataOffset + start, end - start + 1);
+    const file = { dataOffset: content.dataOffset, size: this.node.size };
+    return readLayerContent(this.layers.location, layer, content.dataOffset + start, end - start + 1, { file });
   }
 }
 

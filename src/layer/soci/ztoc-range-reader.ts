@@ -1,0 +1,129 @@
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
+import * as zlib from "node:zlib";
+
+import { ByteReader } from "../random-access/byte-reader.js";
+import { pumpThrough } from "../random-access/chunk-streams.js";
+import { startAtBit } from "../random-access/deflate-preamble.js";
+import type { FetchCompressed } from "../random-access/fetch-compressed.js";
+import { lastAtOrBefore } from "../random-access/offset-search.js";
+import { checkReadRange, iteratorOf } from "../random-access/range-checks.js";
+import { corruptDataError } from "../random-access/random-access-errors.js";
+import { spanBytes, type ZtocAccess } from "./ztoc-access.js";
+
+/** Verified compressed bytes written to the inflater at once, which bounds its output per write. */
+const INFLATE_WRITE_SIZE = 16 * 1024;
+
+/**
+ * Opens the uncompressed bytes [offset, offset + length) of a gzip layer
+ * through its zTOC, with one fetch of the spans that hold them. Each span's
+ * compressed bytes are checked against the digest the zTOC stores before
+ * any of them reach the inflater, so a changed blob fails the stream with
+ * an INVALID_LAYER error and no byte of the bad span is served. Throws
+ * RANGE_NOT_SATISFIABLE at once for a range outside the tar.
+ */
+export function readZtocRange(
+  access: ZtocAccess,
+  fetchCompressed: FetchCompressed,
+  offset: number,
+  length: number,
+  streamName: string,
+): Readable {
+  checkReadRange(streamName, offset, length, access.uncompressedSize);
+  if (length === 0) return Readable.from([]);
+  return Readable.from(inflateSpans(access, fetchCompressed, offset, offset + length, streamName), { objectMode: false });
+}
+
+async function* inflateSpans(
+  access: ZtocAccess,
+  fetchCompressed: FetchCompressed,
+  rangeStart: number,
+  rangeEnd: number,
+  streamName: string,
+): AsyncGenerator<Buffer> {
+  const spans = access.spans;
+  const first = lastAtOrBefore(spans, rangeStart);
+  let end = first + 1;
+  while (end < spans.length && spans[end]!.uncompressedOffset < rangeEnd) end++;
+
+  const fetchStart = spanBytes(access, first).start;
+  const fetchEnd = spanBytes(access, end - 1).end;
+  const reader = new ByteReader(await fetchCompressed(fetchStart, fetchEnd - 1), streamName, fetchStart);
+  const start = spans[first]!;
+  const input = iteratorOf(startAtBit(verifiedSpans(access, reader, first, end, streamName), start.compressedBitOffset % 8));
+  const inflater = zlib.createInflateRaw({
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    ...(start.window.length > 0 ? { dictionary: start.window } : {}),
+  });
+
+  let position = start.uncompressedOffset;
+  try {
+    for await (const chunk of pumpThrough(input, inflater)) {
+      const from = Math.max(0, rangeStart - position);
+      const to = Math.min(chunk.length, rangeEnd - position);
+      position += chunk.length;
+      if (to > from) yield chunk.subarray(from, to);
+      if (position >= rangeEnd) return;
+    }
+  } catch (error) {
+    throw inflateError(error, streamName, fetchStart, position);
+  } finally {
+    await reader.close();
+  }
+  const problem = `the deflate data ends at uncompressed offset ${position}, before the read's end at ${rangeEnd}`;
+  throw corruptDataError(streamName, problem, { uncompressedOffset: position });
+}
+
+/**
+ * Yields the compressed bytes of spans [first, end) in order, each byte
+ * once, in slices of at most INFLATE_WRITE_SIZE. A span is yielded only
+ * after its bytes matched its digest. The byte that two spans share, where
+ * a checkpoint starts inside a byte, is kept for the next span's check.
+ */
+async function* verifiedSpans(
+  access: ZtocAccess,
+  reader: ByteReader,
+  first: number,
+  end: number,
+  streamName: string,
+): AsyncGenerator<Buffer> {
+  let carried = Buffer.alloc(0);
+  for (let i = first; i < end; i++) {
+    const { start, end: spanEnd } = spanBytes(access, i);
+    const fresh = await reader.readExact(spanEnd - start - carried.length, `compressed span ${i}`);
+    const bytes = carried.length > 0 ? Buffer.concat([carried, fresh]) : fresh;
+    checkSpanDigest(access, i, bytes, streamName, start);
+
+    const nextStart = i + 1 < access.spans.length ? spanBytes(access, i + 1).start : spanEnd;
+    const own = bytes.subarray(0, nextStart - start);
+    carried = Buffer.from(bytes.subarray(nextStart - start));
+    for (let at = 0; at < own.length; at += INFLATE_WRITE_SIZE) yield own.subarray(at, at + INFLATE_WRITE_SIZE);
+  }
+}
+
+/**
+ * Throws unless the span's bytes have the digest the zTOC states. soci
+ * versions differ on whether a span whose successor starts inside a byte
+ * includes that byte, so both lengths are accepted.
+ */
+function checkSpanDigest(access: ZtocAccess, i: number, bytes: Buffer, streamName: string, start: number): void {
+  const expected = access.spans[i]!.digest;
+  if (sha256(bytes) === expected) return;
+  const next = access.spans[i + 1];
+  const sharesByte = next !== undefined && next.compressedBitOffset % 8 !== 0;
+  if (sharesByte && sha256(bytes.subarray(0, bytes.length - 1)) === expected) return;
+  const problem = `compressed span ${i} (bytes ${start}-${start + bytes.length - 1}) does not match its zTOC digest ${expected}`;
+  throw corruptDataError(streamName, problem, { compressedOffset: start });
+}
+
+function sha256(bytes: Buffer): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+function inflateError(error: unknown, streamName: string, fetchStart: number, position: number): unknown {
+  if (error instanceof Error && "code" in error && typeof error.code === "string" && error.code.startsWith("Z_")) {
+    const problem = `invalid deflate data in the spans from compressed offset ${fetchStart}: ${error.message}`;
+    return corruptDataError(streamName, problem, { uncompressedOffset: position }, error);
+  }
+  return error;
+}
