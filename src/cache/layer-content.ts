@@ -13,7 +13,7 @@ import type { ZtocAccess } from "../layer/soci/ztoc-access.js";
 import type { ZtocListing } from "../layer/soci/ztoc-listing.js";
 import { checkZtocFileHeader, type ZtocFileExtent } from "../layer/soci/ztoc-header-check.js";
 import { BLOCK_SIZE } from "../layer/tar-header.js";
-import { readZtocRange } from "../layer/soci/ztoc-range-reader.js";
+import { readZtocRange, WrongZtocError } from "../layer/soci/ztoc-range-reader.js";
 import {
   isRandomAccessUseful,
   parseRandomAccessIndex,
@@ -97,8 +97,13 @@ export class LayerContent {
   });
   private readonly ztocAccesses = new LRUCache<string, ZtocAccess>({
     maxSize: MAX_ACCESS_INDEX_BYTES,
-    sizeCalculation: (access) => Math.max(1, access.spans.reduce((sum, span) => sum + span.window.length + 160, 0)),
+    sizeCalculation: (access) => {
+      const spans = access.spans.reduce((sum, span) => sum + span.window.length + 160, 0);
+      return Math.max(1, spans + access.contentNames.size * 120);
+    },
   });
+  /** Layers whose zTOC a read proved wrong, with the error later reads fail with. */
+  private readonly wrongZtocs = new LRUCache<string, WrongZtocError>({ max: 10_000 });
   /** Files of zTOC listings whose tar header was found where the zTOC places them. */
   private readonly checkedHeaders = new LRUCache<string, true>({ max: 100_000 });
   /** Layers whose source sent the whole blob in response to a Range request. */
@@ -127,10 +132,7 @@ export class LayerContent {
     if (length <= 0) return emptyStream();
     const digest = remote.descriptor.digest;
     if (offsets === "toc") return this.readToc(remote, offset, length);
-    if (offsets === "soci") {
-      if (file) await this.checkFileHeader(remote, file);
-      return this.readThroughZtoc(remote, offset, length);
-    }
+    if (offsets === "soci") return this.readFileThroughZtoc(remote, offset, length, file);
     // A pass keeps the uncompressed tar only when its access points are too
     // far apart to be useful, so a remembered useful index saves the check.
     const remembered = this.accessIndexes.get(digest);
@@ -187,6 +189,37 @@ export class LayerContent {
     this.ztocAccesses.set(access.digest, access);
   }
 
+  /**
+   * Reads through the layer's zTOC, unless a read found that zTOC wrong. A
+   * wrong zTOC fails every later read of the layer, because its other
+   * windows and offsets cannot be trusted either.
+   */
+  private async readFileThroughZtoc(
+    remote: RemoteBlob,
+    offset: number,
+    length: number,
+    file: ZtocFileExtent | undefined,
+  ): Promise<Readable> {
+    const digest = remote.descriptor.digest;
+    const rejected = this.wrongZtocs.get(digest);
+    if (rejected) throw rejected;
+    const remember = (error: unknown) => {
+      if (!(error instanceof WrongZtocError)) return;
+      log.warn("layer zTOC found wrong, no more reads of the layer are served through it", { digest, error: error.message });
+      const problem = "an earlier read found the zTOC of this layer wrong. Serve with --ignore-tocs to read the layer from its tar";
+      this.wrongZtocs.set(digest, new WrongZtocError(`layer ${digest}`, problem));
+    };
+    try {
+      if (file) await this.checkFileHeader(remote, file);
+      const stream = await this.readThroughZtoc(remote, offset, length);
+      stream.once("error", remember);
+      return stream;
+    } catch (error) {
+      remember(error);
+      throw error;
+    }
+  }
+
   /** Checks once per file that a tar header for it precedes its content, where the zTOC places it. */
   private async checkFileHeader(remote: RemoteBlob, file: ZtocFileExtent): Promise<void> {
     const digest = remote.descriptor.digest;
@@ -194,7 +227,8 @@ export class LayerContent {
     if (this.checkedHeaders.has(key)) return;
     const start = Math.max(0, file.dataOffset - BLOCK_SIZE);
     const header = await readWhole(await this.readThroughZtoc(remote, start, file.dataOffset - start));
-    checkZtocFileHeader(header, file, digest);
+    const name = this.ztocAccesses.get(digest)?.contentNames?.get(file.dataOffset);
+    checkZtocFileHeader(header, { ...file, name }, digest);
     this.checkedHeaders.set(key, true);
   }
 

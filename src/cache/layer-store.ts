@@ -99,6 +99,8 @@ export class LayerStore {
   onPassProgress: ((progress: LayerPassProgress) => void) | undefined;
   /** Overrides of the limits each layer pass enforces, such as `--max-layer-size`. */
   limits: Partial<LayerLimits> = {};
+  /** False with `--ignore-tocs`: every layer is listed by the pass over its own tar. */
+  useTocs = true;
 
   constructor(
     private readonly layout: CacheLayout,
@@ -128,9 +130,12 @@ export class LayerStore {
   ): Promise<LayerIndex> {
     const { digest } = descriptor;
     const remembered = this.memory.get(digest);
-    if (remembered) return remembered;
+    if (remembered && (await listingFitsImage(remembered, ztoc))) return remembered;
+    const passed = this.memory.get(tarMemoryKey(digest));
+    if (remembered && passed && isTarLayerIndex(passed)) return passed;
 
     const index = await this.listings.run(digest, async () => {
+      if (!this.useTocs) return this.tarIndex(descriptor, open, repository);
       return (
         (await this.content.loadTocListing(digest))?.index ??
         (await this.loadZtocListing(digest))?.index ??
@@ -139,6 +144,13 @@ export class LayerStore {
         (await this.tarIndex(descriptor, open, repository))
       );
     });
+    if (!(await listingFitsImage(index, ztoc))) {
+      // The zTOC was named by another image's SOCI index, which says nothing about this image, so the
+      // layer is listed by the pass, and every image then reads it through the pass's verified access points.
+      const tarIndex = await this.tarIndex(descriptor, open, repository);
+      this.listedOffsets.set(digest, "tar");
+      return tarIndex;
+    }
     if (!this.listedOffsets.has(digest)) this.listedOffsets.set(digest, isTarLayerIndex(index) ? "tar" : index.offsets);
     this.memory.set(digest, index);
     return index;
@@ -151,7 +163,9 @@ export class LayerStore {
    */
   async tarIndex(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<TarLayerIndex> {
     const { digest } = descriptor;
-    const remembered = this.memory.get(digest) ?? this.memory.get(tarMemoryKey(digest));
+    const remembered = [this.memory.get(digest), this.memory.get(tarMemoryKey(digest))].find(
+      (index) => index !== undefined && isTarLayerIndex(index),
+    );
     if (remembered && isTarLayerIndex(remembered)) return remembered;
 
     const index = await this.passes.run(digest, async () => {
@@ -348,6 +362,13 @@ export class LayerStore {
     await file.commit();
     await this.blobs.budget?.added(file.finalPath, size);
   }
+}
+
+/** Tells whether a listing may be shown for an image: a zTOC listing only to an image whose SOCI index names that zTOC. */
+async function listingFitsImage(index: LayerIndex, ztoc: ZtocSource | undefined): Promise<boolean> {
+  if (isTarLayerIndex(index) || index.offsets !== "soci") return true;
+  const found = await ztoc?.find().catch(() => undefined);
+  return found?.digest === index.ztoc;
 }
 
 function tarMemoryKey(digest: string): string {

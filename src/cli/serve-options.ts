@@ -20,6 +20,8 @@ export interface ServeOptions {
   cacheSize: number;
   /** Maximum uncompressed bytes of one layer; a larger one fails with INVALID_LAYER. */
   maxLayerSize: number;
+  /** List every layer with the full pass, ignoring eStargz, zstd:chunked and SOCI tables of contents. */
+  ignoreTocs: boolean;
   logLevel: LogLevel;
   davUser?: string;
   davPasswordFile?: string;
@@ -53,6 +55,9 @@ Options:
   --max-layer-size SIZE       maximum uncompressed size of one layer, in bytes or with a
                               unit such as 4GiB (default 64GiB); a larger layer's folder
                               fails, which stops decompression bombs
+  --ignore-tocs               list and read every layer from its own tar, with the full
+                              pass, even where an eStargz or zstd:chunked TOC or a SOCI
+                              zTOC would avoid the download
   --log-level LEVEL           debug, info, warn or error (default info)
   --dav-user NAME             require this user name from WebDAV clients (Basic auth)
   --dav-password-file FILE    file holding the share password; or set REGDAV_DAV_PASSWORD
@@ -79,6 +84,7 @@ export const SERVE_PARSE_OPTIONS = {
   "cache-dir": { type: "string" },
   "cache-size": { type: "string", default: "10GiB" },
   "max-layer-size": { type: "string", default: "64GiB" },
+  "ignore-tocs": { type: "boolean", default: false },
   "log-level": { type: "string", default: "info" },
   "dav-user": { type: "string" },
   "dav-password-file": { type: "string" },
@@ -110,6 +116,7 @@ export function parseServeOptions(args: string[]): ServeOptions {
     cacheDirectory: checkCacheDirectory(values["cache-dir"]) ?? defaultCacheDirectory(),
     cacheSize: parseByteSize(values["cache-size"], "--cache-size"),
     maxLayerSize: parseByteSize(values["max-layer-size"], "--max-layer-size"),
+    ignoreTocs: values["ignore-tocs"],
     logLevel,
     davUser: values["dav-user"],
     davPasswordFile: values["dav-password-file"],

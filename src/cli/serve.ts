@@ -88,6 +88,7 @@ export async function createTreeContext(options: ServeOptions): Promise<TreeCont
 
   const layers = new LayerStore(layout, blobs);
   layers.limits = { maxUncompressedSize: options.maxLayerSize };
+  layers.useTocs = !options.ignoreTocs;
   return {
     shownSources: [...localSources.keys(), ...options.registries],
     sourceFor,

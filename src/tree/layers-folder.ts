@@ -62,7 +62,7 @@ export class LayersFolder implements FolderNode {
     const name = layerFolderName(position, layer);
     const open = async () => {
       const build = async () => buildLayerView(await indexLayerOf(this.location, layer), 0);
-      const view = await cachedView("layer " + layer.digest, build);
+      const view = await cachedView(`layer ${this.location.image?.digest ?? ""} ${layer.digest}`, build);
       return new ViewFolder(view, [], { location: this.location, layers: [layer] });
     };
     return {

@@ -28,7 +28,9 @@ export class RootfsFolder implements FolderNode {
   }
 
   private async root(): Promise<ViewFolder> {
-    const key = "rootfs " + this.layers.map((layer) => layer.digest).join(",");
+    // The image's digest is part of the key, because a layer's listing may come from a zTOC that only its SOCI index names.
+    const image = this.location.image?.digest ?? "";
+    const key = `rootfs ${image} ` + this.layers.map((layer) => layer.digest).join(",");
     const view = await cachedView(key, () => this.buildView());
     return new ViewFolder(view, [], { location: this.location, layers: this.layers });
   }

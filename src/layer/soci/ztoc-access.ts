@@ -22,6 +22,8 @@ export interface ZtocAccess {
   /** Size of the uncompressed tar as the zTOC states it. */
   uncompressedSize: number;
   spans: ZtocSpanStart[];
+  /** The zTOC name of the regular file whose content starts at each tar offset, for the header check. */
+  contentNames: Map<number, string>;
 }
 
 /**

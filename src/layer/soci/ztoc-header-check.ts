@@ -1,5 +1,6 @@
 import { BLOCK_SIZE, parseTarHeader } from "../tar-header.js";
-import { corruptDataError } from "../random-access/random-access-errors.js";
+import { WrongZtocError } from "./ztoc-range-reader.js";
+import { normalizeEntryPath } from "../entry-path.js";
 
 /** Largest size a ustar size field holds in octal; larger files carry their size in a PAX record. */
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
@@ -11,7 +12,12 @@ const CONTENT_TYPEFLAGS = new Set(["0", "7"]);
 export interface ZtocFileExtent {
   dataOffset: number;
   size: number;
+  /** The zTOC name of the file whose content starts at dataOffset, when known. */
+  name?: string;
 }
+
+/** Longest name the ustar name field holds; a longer or non-ASCII name may sit in a PAX record instead. */
+const MAX_USTAR_NAME_BYTES = 100;
 
 /**
  * Checks the tar header that must sit right before a file's content: a
@@ -23,20 +29,26 @@ export interface ZtocFileExtent {
  */
 export function checkZtocFileHeader(header: Buffer, file: ZtocFileExtent, digest: string): void {
   const headerOffset = file.dataOffset - BLOCK_SIZE;
-  const fail = (problem: string, cause?: unknown) => {
+  const fail = (problem: string) => {
     const placed = `the zTOC places a file of ${file.size} bytes at tar offset ${file.dataOffset}`;
-    return corruptDataError(`layer ${digest}`, `${placed}, but ${problem}`, { uncompressedOffset: headerOffset }, cause);
+    return new WrongZtocError(`layer ${digest}`, `${placed}, but ${problem}`, headerOffset);
   };
   if (header.length !== BLOCK_SIZE) throw fail(`only ${header.length} bytes precede it`);
 
   let parsed;
   try {
     parsed = parseTarHeader(header, headerOffset, digest);
-  } catch (error) {
-    throw fail("the block before it is not a valid tar header", error);
+  } catch {
+    throw fail("the block before it is not a valid tar header");
   }
   if (!CONTENT_TYPEFLAGS.has(parsed.typeflag)) throw fail(`the tar header before it has type flag ${JSON.stringify(parsed.typeflag)}`);
   if (parsed.size !== file.size && file.size <= MAX_OCTAL_SIZE) {
     throw fail(`the tar header before it gives size ${parsed.size}`);
+  }
+  const name = file.name;
+  if (name !== undefined && normalizeEntryPath(parsed.name) !== normalizeEntryPath(name)) {
+    // NOTE: a name that a PAX record carries is not compared, because the ustar field then holds a truncated name.
+    const mayBeInPax = Buffer.byteLength(name) > MAX_USTAR_NAME_BYTES || !/^[\x20-\x7e]*$/.test(name);
+    if (!mayBeInPax) throw fail(`the tar header before it names ${JSON.stringify(parsed.name)}, not ${JSON.stringify(name)}`);
   }
 }

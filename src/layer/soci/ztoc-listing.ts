@@ -69,11 +69,14 @@ export function buildZtocListing(ztoc: Ztoc, options: ZtocListingOptions): ZtocL
     uncompressedSize: ztoc.uncompressedSize,
     ...builder.build(),
   };
+  const contentNames = new Map<number, string>();
+  for (const file of ztoc.files) if (file.type === "reg") contentNames.set(file.contentOffset, file.name);
   const access: ZtocAccess = {
     digest: options.digest,
     compressedSize: ztoc.compressedSize,
     uncompressedSize: ztoc.uncompressedSize,
     spans: starts,
+    contentNames,
   };
   return { index, access };
 }

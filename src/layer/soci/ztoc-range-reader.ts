@@ -6,9 +6,11 @@ import { ByteReader } from "../random-access/byte-reader.js";
 import { pumpThrough } from "../random-access/chunk-streams.js";
 import { startAtBit } from "../random-access/deflate-preamble.js";
 import type { FetchCompressed } from "../random-access/fetch-compressed.js";
+import { DEFLATE_WINDOW_SIZE } from "../random-access/gzip-checkpoint-index.js";
 import { lastAtOrBefore } from "../random-access/offset-search.js";
+import { OutputTail } from "../random-access/output-tail.js";
 import { checkReadRange, iteratorOf } from "../random-access/range-checks.js";
-import { corruptDataError } from "../random-access/random-access-errors.js";
+import { corruptDataError, RandomAccessError } from "../random-access/random-access-errors.js";
 import { spanBytes, type ZtocAccess } from "./ztoc-access.js";
 
 /** Verified compressed bytes written to the inflater at once, which bounds its output per write. */
@@ -56,9 +58,11 @@ async function* inflateSpans(
     ...(start.window.length > 0 ? { dictionary: start.window } : {}),
   });
 
+  const windows = new WindowCheck(access, first, streamName);
   let position = start.uncompressedOffset;
   try {
     for await (const chunk of pumpThrough(input, inflater)) {
+      windows.accept(chunk, position);
       const from = Math.max(0, rangeStart - position);
       const to = Math.min(chunk.length, rangeEnd - position);
       position += chunk.length;
@@ -114,6 +118,65 @@ function checkSpanDigest(access: ZtocAccess, i: number, bytes: Buffer, streamNam
   if (sharesByte && sha256(bytes.subarray(0, bytes.length - 1)) === expected) return;
   const problem = `compressed span ${i} (bytes ${start}-${start + bytes.length - 1}) does not match its zTOC digest ${expected}`;
   throw corruptDataError(streamName, problem, { compressedOffset: start });
+}
+
+/**
+ * An INVALID_LAYER error that proves the zTOC itself wrong, as opposed to
+ * bytes that the registry changed, so that no more reads trust it.
+ */
+export class WrongZtocError extends RandomAccessError {
+  constructor(streamName: string, problem: string, uncompressedOffset?: number) {
+    const position = uncompressedOffset === undefined ? {} : { uncompressedOffset };
+    super("INVALID_LAYER", corruptDataError(streamName, problem, position).message, position);
+    this.name = "WrongZtocError";
+  }
+}
+
+/**
+ * Compares the output with the windows of the checkpoints it passes. The
+ * span digests cover compressed bytes only, so a zTOC could hold a window
+ * that is not the data before its checkpoint. That makes a read that starts
+ * there inflate wrong bytes. A read that starts at an earlier checkpoint and
+ * runs past this one has decoded the real data before it, so it fails here
+ * and reports the zTOC as wrong. A read that starts at the wrong window
+ * itself cannot tell.
+ */
+class WindowCheck {
+  private readonly tail = new OutputTail(DEFLATE_WINDOW_SIZE);
+  private next: number;
+
+  constructor(
+    private readonly access: ZtocAccess,
+    first: number,
+    private readonly streamName: string,
+  ) {
+    this.next = first + 1;
+  }
+
+  /** Takes the next chunk of output, which starts at uncompressed offset `position`. */
+  accept(chunk: Buffer, position: number): void {
+    let used = 0;
+    while (this.next < this.access.spans.length) {
+      const checkpoint = this.access.spans[this.next]!;
+      const take = checkpoint.uncompressedOffset - (position + used);
+      if (take > chunk.length - used) break;
+      this.tail.add(chunk.subarray(used, used + take));
+      used += take;
+      this.check(this.next);
+      this.next++;
+    }
+    this.tail.add(chunk.subarray(used));
+  }
+
+  private check(i: number): void {
+    const window = this.access.spans[i]!.window;
+    const decoded = this.tail.snapshot();
+    if (decoded.length < window.length) return;
+    if (decoded.subarray(decoded.length - window.length).equals(window)) return;
+    const offset = this.access.spans[i]!.uncompressedOffset;
+    const problem = `the window of zTOC checkpoint ${i} is not the data before uncompressed offset ${offset}`;
+    throw new WrongZtocError(this.streamName, problem, offset);
+  }
 }
 
 function sha256(bytes: Buffer): string {

@@ -98,3 +98,25 @@ describe("reads through a zTOC", () => {
     expect(() => readZtocRange(access, bufferFetcher(blob), access.uncompressedSize, 1, "layer test")).toThrow(/invalid read/);
   });
 });
+
+describe("zTOC windows", () => {
+  it("wrong window fails a read across it", async () => {
+    const files = entries();
+    const blob = gzip(await makeLayerTar(files));
+    const tar = gunzipSync(blob);
+    const written = buildZtoc(blob, {
+      spanSize: SPAN_SIZE,
+      mutate: (plan) => {
+        plan.checkpoints[3]!.window = Buffer.alloc(plan.checkpoints[3]!.window.length);
+      },
+    });
+    const { access } = listFromZtoc(written.bytes, { digest: LAYER_DIGEST, compressedSize: blob.length, limits: defaultLayerLimits });
+    const third = access.spans[3]!.uncompressedOffset;
+    const across = readZtocRange(access, bufferFetcher(blob), third - 100, 200, "layer test");
+    await expect(readStream(across)).rejects.toThrow(/the window of zTOC checkpoint 3 is not the data before uncompressed offset/);
+
+    // Reads that do not cross checkpoint 3 are unaffected.
+    const before = await readStream(readZtocRange(access, bufferFetcher(blob), third - 5000, 1000, "layer test"));
+    expect(before.equals(tar.subarray(third - 5000, third - 4000))).toBe(true);
+  });
+});
