@@ -1,7 +1,9 @@
 // The worker thread of WorkerGzipIndexer: it inflates the compressed bytes
 // that the main thread posts, with inflateGzipChunks, and posts back the
 // uncompressed bytes and the pass events. The main thread computes the
-// CRC-32s, keeps the windows and builds the index. See worker-protocol.ts.
+// CRC-32s, keeps the windows and builds the index. The input buffers go back
+// to the main thread for reuse once the pass no longer reads them. See
+// worker-protocol.ts.
 import { parentPort, workerData, type MessagePort } from "node:worker_threads";
 
 import type { GzipTrailer } from "./gzip-member.js";
@@ -62,6 +64,10 @@ class EventCollector implements GzipPassEvents {
 /** The worker's side of one pass: its input queue, output credit and messages. */
 class WorkerPass {
   private readonly chunks: Uint8Array[] = [];
+  /** Input buffers handed to the pass, oldest first, and not yet released. */
+  private readonly yielded: ArrayBuffer[] = [];
+  /** Input buffers that the pass no longer reads, transferred back with the next message. */
+  private released: ArrayBuffer[] = [];
   private inputEnded = false;
   private wakeInput: (() => void) | undefined;
   private unreportedInputs = 0;
@@ -108,13 +114,19 @@ class WorkerPass {
     }
   }
 
-  /** Yields the posted input. It reports what it took before it waits, so the sender can go on. */
+  /**
+   * Yields the posted input. It reports what it took before it waits, so the
+   * sender can go on. It releases each chunk when the pass requests the
+   * second chunk after it.
+   */
   private async *input(): AsyncGenerator<Uint8Array> {
     for (;;) {
       const chunk = this.chunks.shift();
       if (chunk) {
         this.unreportedInputs++;
+        this.yielded.push(chunk.buffer as ArrayBuffer);
         yield chunk;
+        this.releaseAllButLatest();
       } else if (this.inputEnded) {
         return;
       } else {
@@ -122,6 +134,19 @@ class WorkerPass {
         await new Promise<void>((resolve) => (this.wakeInput = resolve));
       }
     }
+  }
+
+  /**
+   * Releases the yielded chunks before the latest. ByteReader requests a
+   * chunk only once it has handed out every byte it had. A readExact in
+   * progress still keeps its parts, at most 65535 bytes (a gzip FEXTRA
+   * field), so it may refer to the tail of the latest chunk. It cannot refer
+   * to an older one, because every chunk but the last is a whole batch of
+   * INPUT_BATCH_SIZE bytes, which is larger. A released buffer is detached
+   * here when the next message transfers it.
+   */
+  private releaseAllButLatest(): void {
+    while (this.yielded.length > 1) this.released.push(this.yielded.shift()!);
   }
 
   private async acquireOutputCredit(): Promise<void> {
@@ -133,9 +158,11 @@ class WorkerPass {
 
   private post(body: WorkerMessageBody, transfer: ArrayBuffer[] = []): void {
     const events = this.events.take();
-    const message: FromWorkerMessage = { ...body, consumed: this.unreportedInputs, events };
+    const released = this.released;
+    this.released = [];
+    const message: FromWorkerMessage = { ...body, consumed: this.unreportedInputs, events, released };
     this.unreportedInputs = 0;
-    this.port.postMessage(message, transfer);
+    this.port.postMessage(message, [...transfer, ...released]);
   }
 }
 

@@ -26,8 +26,13 @@ import {
  */
 const WORKER_URL = new URL("./gzip-index-worker.js", import.meta.url);
 
-/** Compressed bytes per input message. */
-const INPUT_BATCH_SIZE = 512 * 1024;
+/**
+ * Compressed bytes per input message. The worker releases a batch for reuse
+ * when the pass requests the second batch after it. That is safe only while
+ * a batch is larger than the 65535 bytes that a gzip header read can keep
+ * across a batch boundary.
+ */
+export const INPUT_BATCH_SIZE = 512 * 1024;
 /** Input messages posted and not yet taken by the worker, before writes wait. */
 const MAX_INPUTS_IN_FLIGHT = 4;
 /** Bytes of each output buffer, which the worker transfers when it is full. */
@@ -64,9 +69,11 @@ export function canStartIndexWorker(): boolean {
  * compressed bytes into batches for the worker, and replays the events
  * that the worker reports into a CheckpointRecorder, which computes the
  * CRC-32s and keeps the windows. The uncompressed buffers come back
- * transferred, not copied. At most MAX_INPUTS_IN_FLIGHT input and
- * MAX_OUTPUTS_IN_FLIGHT output messages are queued, so memory stays bounded
- * when either side is slow.
+ * transferred, not copied, and so do the batches once the worker no longer
+ * reads them, to be filled again. Without that reuse, each batch would stay
+ * allocated until the worker's next garbage collection. At most MAX_INPUTS_IN_FLIGHT
+ * input and MAX_OUTPUTS_IN_FLIGHT output messages are queued, so memory
+ * stays bounded when either side is slow.
  *
  * The worker is terminated when the stream ends, fails or is destroyed.
  * Throws RangeError for an invalid spacing, like GzipCheckpointIndexer.
@@ -77,6 +84,7 @@ export class WorkerGzipIndexer {
   readonly exited: Promise<void>;
   private result: GzipCheckpointIndex | undefined;
   private readonly streamName: string;
+  private readonly passStream: WorkerPassStream;
 
   constructor(options: GzipIndexerOptions = {}) {
     const settings = resolveGzipPassSettings(options, {
@@ -94,9 +102,20 @@ export class WorkerGzipIndexer {
       });
     });
     const recorder = new CheckpointRecorder(settings.spacing, settings.streamName);
-    this.stream = new WorkerPassStream(worker, recorder, settings.streamName, (index) => {
+    this.passStream = new WorkerPassStream(worker, recorder, settings.streamName, (index) => {
       this.result = index;
     });
+    this.stream = this.passStream;
+  }
+
+  /** Input batches allocated so far; the others were reused after the worker released them. */
+  get allocatedInputBatches(): number {
+    return this.passStream.allocatedBatches;
+  }
+
+  /** Input batches posted to the worker so far. */
+  get postedInputBatches(): number {
+    return this.passStream.postedBatches;
   }
 
   /** Returns the finished index. Throws when the stream has not ended successfully. */
@@ -108,7 +127,11 @@ export class WorkerGzipIndexer {
 
 /** The Duplex side of the worker: compressed bytes in, uncompressed bytes out. */
 class WorkerPassStream extends Duplex {
-  private batch = Buffer.allocUnsafeSlow(INPUT_BATCH_SIZE);
+  allocatedBatches = 0;
+  postedBatches = 0;
+  /** Batches that the worker has released, ready to be filled again. */
+  private readonly freeBatches: ArrayBuffer[] = [];
+  private batch = this.takeFreeBatch();
   private batchLength = 0;
   private inputsInFlight = 0;
   private waitingWrite: (() => void) | undefined;
@@ -170,6 +193,7 @@ class WorkerPassStream extends Duplex {
     if (this.destroyed) return;
     try {
       this.inputsInFlight -= message.consumed;
+      this.freeBatches.push(...message.released);
       this.events.push(...message.events);
       this.replayDueEvents();
       this.handle(message);
@@ -231,8 +255,16 @@ class WorkerPassStream extends Duplex {
     const buffer = this.batch.buffer as ArrayBuffer;
     this.send({ type: "input", buffer, length: this.batchLength }, [buffer]);
     this.inputsInFlight++;
-    this.batch = Buffer.allocUnsafeSlow(INPUT_BATCH_SIZE);
+    this.postedBatches++;
+    this.batch = this.takeFreeBatch();
     this.batchLength = 0;
+  }
+
+  private takeFreeBatch(): Buffer {
+    const released = this.freeBatches.pop();
+    if (released) return Buffer.from(released);
+    this.allocatedBatches++;
+    return Buffer.allocUnsafeSlow(INPUT_BATCH_SIZE);
   }
 
   private releaseWrite(): void {

@@ -35,8 +35,14 @@ export type WorkerMessageBody =
  * A message of the worker. `consumed` counts the input messages it has taken
  * off its queue since its last message, and `events` lists the pass events
  * since then, which the main thread replays into a CheckpointRecorder.
+ * `released` returns, transferred, the input buffers that the pass no longer
+ * reads, so the main thread can fill them again.
  */
-export type FromWorkerMessage = WorkerMessageBody & { consumed: number; events: PassEvent[] };
+export type FromWorkerMessage = WorkerMessageBody & {
+  consumed: number;
+  events: PassEvent[];
+  released: ArrayBuffer[];
+};
 
 /** A call of GzipPassEvents other than addOutput. */
 export type PassEventBody =

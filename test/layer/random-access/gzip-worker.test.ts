@@ -3,11 +3,13 @@
 // setup builds, and compare them with the same pass on the calling thread.
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { gzipSync } from "node:zlib";
+import { deflateRawSync, gzipSync } from "node:zlib";
 
 import { beforeAll, describe, expect, it } from "vitest";
 
+import { crc32 } from "../../../src/layer/random-access/crc32.js";
 import * as sourceAccess from "../../../src/layer/random-access/index.js";
+import type * as WorkerIndexerModule from "../../../src/layer/random-access/worker-gzip-indexer.js";
 import type * as IndexLayerModule from "../../../src/layer/index-layer.js";
 import { gzip, packTar, sha256, streamOf } from "../tar-fixtures.js";
 import { chunksOf, layerLikeData, runThrough, runTool } from "./fixtures.js";
@@ -19,9 +21,12 @@ type GzipIndexer = sourceAccess.GzipCheckpointIndexer | sourceAccess.WorkerGzipI
 const distRoot = new URL("../../../dist/", import.meta.url);
 let dist: AccessModule;
 let distIndexLayer: typeof IndexLayerModule.indexLayer;
+let inputBatchSize: number;
 
 beforeAll(async () => {
   dist = (await import(new URL("layer/random-access/index.js", distRoot).href)) as AccessModule;
+  const workerModule = new URL("layer/random-access/worker-gzip-indexer.js", distRoot).href;
+  inputBatchSize = ((await import(workerModule)) as typeof WorkerIndexerModule).INPUT_BATCH_SIZE;
   const layerModule = new URL("layer/index-layer.js", distRoot).href;
   distIndexLayer = ((await import(layerModule)) as typeof IndexLayerModule).indexLayer;
 });
@@ -51,6 +56,55 @@ async function passError(indexer: GzipIndexer, blob: Buffer): Promise<unknown> {
     () => undefined,
     (error: unknown) => error,
   );
+}
+
+/** Builds one gzip member with an FEXTRA field of `extraLength` zero bytes. */
+function memberWithExtra(data: Buffer, extraLength: number): Buffer {
+  const header = Buffer.from([0x1f, 0x8b, 8, 0x04, 0, 0, 0, 0, 0, 3, 0, 0]);
+  header.writeUInt16LE(extraLength, 10);
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(data, 0), 0);
+  trailer.writeUInt32LE(data.length, 4);
+  return Buffer.concat([header, Buffer.alloc(extraLength), deflateRawSync(data), trailer]);
+}
+
+/**
+ * Builds a multi-member blob in which gzip trailers, fixed headers and
+ * FEXTRA lengths straddle the boundaries of the worker's input batches. The
+ * FEXTRA lengths place the end of a member at each chosen offset from a
+ * multiple of `batchSize`. Those members are empty, so the worker posts no
+ * output between two boundaries. A last member contains `data`.
+ */
+function straddlingMembers(batchSize: number, data: Buffer): Buffer {
+  // A member that ends 4 bytes after a boundary splits its trailer. One that
+  // ends 5 or 11 bytes before it splits the next fixed header or FEXTRA length.
+  const endOffsets = [4, -5, -11, 4, -5, -11, 4, -5, -11, 4, -5, -11];
+  const empty = Buffer.alloc(0);
+  const smallest = memberWithExtra(empty, 0).length;
+  const members: Buffer[] = [];
+  let position = 0;
+  endOffsets.forEach((offset, i) => {
+    const end = (i + 1) * batchSize + offset;
+    const count = Math.ceil((end - position) / (smallest + 0xffff));
+    const extraTotal = end - position - count * smallest;
+    for (let member = 0; member < count; member++) {
+      const extraLength = Math.floor(extraTotal / count) + (member < extraTotal % count ? 1 : 0);
+      const built = memberWithExtra(empty, extraLength);
+      members.push(built);
+      position += built.length;
+    }
+    expect(position, `end of the members before boundary ${i + 1}`).toBe(end);
+  });
+  members.push(memberWithExtra(data, 0));
+  return Buffer.concat(members);
+}
+
+/** Yields `data` in chunks of `chunkSize` bytes, each after a timer of 1 ms. */
+async function* waitingChunks(data: Buffer, chunkSize: number): AsyncGenerator<Buffer> {
+  for (let start = 0; start < data.length; start += chunkSize) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    yield data.subarray(start, start + chunkSize);
+  }
 }
 
 function multiMember(data: Buffer): Buffer {
@@ -145,6 +199,43 @@ describe("gzip pass on a worker thread", () => {
     });
     await pipeline(Readable.from(chunksOf(blob, 4096)), indexer.stream, slowSink);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    await indexer.exited;
+  });
+
+  it("reads headers that straddle input batches", async () => {
+    const expected = layerLikeData(200_000, 60);
+    const blob = straddlingMembers(inputBatchSize, expected);
+    const inline = await runPass(inlineIndexer(), blob);
+    expect(inline.output.equals(expected), "inline output").toBe(true);
+    const fast = await runPass(workerIndexer(), blob);
+    expect(fast.output.equals(expected), "output").toBe(true);
+    expect(fast.serializedIndex.equals(inline.serializedIndex), "index").toBe(true);
+
+    // A writer that waits between chunks lets the worker run out of input
+    // at most boundaries. It then posts the batches it released at once,
+    // while a header read that spans two batches may be in progress.
+    const indexer = workerIndexer();
+    const output: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        output.push(chunk);
+        callback();
+      },
+    });
+    await pipeline(Readable.from(waitingChunks(blob, 16 * 1024)), indexer.stream, sink);
+    expect(Buffer.concat(output).equals(expected), "output of a slow writer").toBe(true);
+    const slowIndex = dist.serializeRandomAccessIndex({ kind: "gzip", ...indexer.index() });
+    expect(slowIndex.equals(inline.serializedIndex), "index of a slow writer").toBe(true);
+  });
+
+  it("reuses the input batches", async () => {
+    const stored = Buffer.alloc(40 * inputBatchSize, 7);
+    const blob = gzipSync(stored, { level: 0 });
+    const indexer = workerIndexer();
+    const output = await runThrough(indexer.stream, blob, 64 * 1024);
+    expect(output.equals(stored)).toBe(true);
+    expect(indexer.postedInputBatches).toBeGreaterThanOrEqual(40);
+    expect(indexer.allocatedInputBatches).toBeLessThanOrEqual(indexer.postedInputBatches / 4);
     await indexer.exited;
   });
 
