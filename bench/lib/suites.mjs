@@ -6,6 +6,7 @@ import { evictedReadRun, wholeLayerDownload } from "./evicted-read.mjs";
 import { firstCatPullUnpack, firstCatRegdav, streamBound } from "./first-cat.mjs";
 import { startGrepMounts, timedGrep } from "./grep-mount.mjs";
 import { firstListingMemory } from "./memory.mjs";
+import { firstCatSoci } from "./soci-image.mjs";
 import { formatBytes, formatMs, median } from "./stats.mjs";
 
 /** The folder listed by the PROPFIND suite: a few hundred entries in Debian. */
@@ -299,6 +300,7 @@ export const suites = [
   { id: "first-cat-bookworm", image: "bookworm", runs: 5, run: firstCat },
   { id: "first-cat-large", image: "large", runs: 3, run: firstCat },
   { id: "first-cat-zstd-chunked", image: "zstdChunked", runs: 5, run: firstCatChunked },
+  { id: "first-cat-soci-bookworm", image: "soci", runs: 5, run: firstCatSoci },
   { id: "browse-bookworm", image: "bookworm", runs: 30, run: browse },
   { id: "evicted-read-bookworm", image: "bookworm", runs: 5, run: evictedRead },
   { id: "evicted-read-large", image: "large", runs: 3, run: evictedRead },
