@@ -8,7 +8,7 @@ import { buildZtoc } from "../harness/ztoc-writer.js";
 import { contentOf, noise, sampleEntries } from "../layer/toc/toc-fixtures.js";
 import { davRequest, getBytes } from "./dav-client.js";
 import { pushReferrersTag, pushSociImage, pushSociIndex, SOCI_INDEX_DIGEST, type GzipLayer } from "./soci-images.js";
-import { listTree, sha256, type ListedEntry } from "./toc-images.js";
+import { listTree, rangeBytes, sha256, type ListedEntry } from "./toc-images.js";
 
 /** Uncompressed bytes between zTOC checkpoints: small, so that the test layers have many spans. */
 const SPAN_SIZE = 256 * 1024;
@@ -30,12 +30,6 @@ async function gzipLayerOf(entries: TarEntry[]): Promise<GzipLayer> {
 
 function withoutVariant(list: ListedEntry[]): ListedEntry[] {
   return list.filter((entry) => entry.path !== "variant.txt");
-}
-
-function rangeBytes(range: string | undefined): number {
-  const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
-  if (!match) throw new Error(`not a closed byte range: ${range}`);
-  return Number(match[2]) - Number(match[1]) + 1;
 }
 
 describe("SOCI zTOC layers", () => {

@@ -23,6 +23,13 @@ export async function listTree(url: string, prefix = ""): Promise<ListedEntry[]>
   return result.sort((a, b) => a.path.localeCompare(b.path, "en"));
 }
 
+/** Returns the length of a closed `bytes=START-END` range header, as a request recorded by a proxy carries it. */
+export function rangeBytes(range: string | undefined): number {
+  const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
+  if (!match) throw new Error(`not a closed byte range: ${range}`);
+  return Number(match[2]) - Number(match[1]) + 1;
+}
+
 /** Returns the lowercase hex sha256 of `bytes`. */
 export function sha256(bytes: Buffer): string {
   return createHash("sha256").update(bytes).digest("hex");

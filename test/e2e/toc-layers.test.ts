@@ -12,7 +12,7 @@ import { runSkopeo } from "../harness/skopeo.js";
 import { makeZstdChunkedLayer, OLD_ZSTD_CHUNKED_PREFIX, type TocLayer } from "../harness/zstd-chunked.js";
 import { contentOf, noise, sampleEntries } from "../layer/toc/toc-fixtures.js";
 import { davRequest, getBytes, listEntries } from "./dav-client.js";
-import { listTree, pushAnnotatedImage, sha256, type ListedEntry } from "./toc-images.js";
+import { listTree, pushAnnotatedImage, rangeBytes, sha256, type ListedEntry } from "./toc-images.js";
 
 /** Returns the sample entries plus enough incompressible files that the blob is several MiB. */
 function imageEntries(extra: string): TarEntry[] {
@@ -31,12 +31,6 @@ function repositoryOf(name: string): string {
 /** Returns the blob GETs that reached the registry through the proxy for one digest. */
 function blobGets(proxy: FaultProxy, digest: string) {
   return proxy.requests.filter((request) => request.method === "GET" && request.url.includes(`/blobs/${digest}`));
-}
-
-function rangeBytes(range: string | undefined): number {
-  const match = /^bytes=(\d+)-(\d+)$/.exec(range ?? "");
-  if (!match) throw new Error(`not a closed byte range: ${range}`);
-  return Number(match[2]) - Number(match[1]) + 1;
 }
 
 describe("eStargz and zstd:chunked layers", () => {

@@ -2,6 +2,7 @@ import { LayerIndexBuilder } from "../layer-index-builder.js";
 import { LAYER_INDEX_VERSION, type SociLayerIndex } from "../layer-index.js";
 import type { LayerLimits } from "../layer-limits.js";
 import type { TarMember } from "../tar-scanner.js";
+import { TYPEFLAG_OF_TOC_TYPE } from "../toc/entry-typeflags.js";
 import { TocUnusableError } from "../toc/toc-error.js";
 import type { Ztoc, ZtocFile } from "./ztoc.js";
 import type { ZtocAccess, ZtocSpanStart } from "./ztoc-access.js";
@@ -34,15 +35,7 @@ export interface ZtocListingOptions {
 }
 
 /** Maps zTOC file types to the tar type flags that LayerIndexBuilder reads. */
-const TYPEFLAGS: Record<ZtocFile["type"], string> = {
-  reg: "0",
-  hardlink: "1",
-  symlink: "2",
-  char: "3",
-  block: "4",
-  dir: "5",
-  fifo: "6",
-};
+const TYPEFLAGS: Record<ZtocFile["type"], string> = TYPEFLAG_OF_TOC_TYPE;
 
 /**
  * Turns a parsed zTOC into a layer index and the checkpoints its files are

@@ -4,6 +4,7 @@ import type { LayerLimits } from "../layer-limits.js";
 import type { TarMember } from "../tar-scanner.js";
 import type { ChunkTable, TocChunk } from "./chunk-table.js";
 import type { TocEntry } from "./toc-entries.js";
+import { TYPEFLAG_OF_TOC_TYPE } from "./entry-typeflags.js";
 import { TocUnusableError } from "./toc-error.js";
 
 /**
@@ -44,15 +45,7 @@ export interface TocListingOptions {
 }
 
 /** Maps TOC entry types to the tar type flags that LayerIndexBuilder reads. */
-const TYPEFLAGS: Record<Exclude<TocEntry["type"], "chunk">, string> = {
-  reg: "0",
-  hardlink: "1",
-  symlink: "2",
-  char: "3",
-  block: "4",
-  dir: "5",
-  fifo: "6",
-};
+const TYPEFLAGS: Record<Exclude<TocEntry["type"], "chunk">, string> = TYPEFLAG_OF_TOC_TYPE;
 
 interface FileGroup {
   entry: TocEntry;
