@@ -98,6 +98,16 @@ export function canListReferrers(source: ImageSource): source is ImageSource & R
   return typeof (source as Partial<ReferrersLister>).listReferrers === "function";
 }
 
+/** An optional ability of registries: checking that a manifest exists with HEAD, without its body. */
+export interface ManifestProbe {
+  /** Resolves when the manifest exists, and throws NOT_FOUND when it does not. */
+  headManifest(repository: string, reference: string): Promise<unknown>;
+}
+
+export function canProbeManifests(source: ImageSource): source is ImageSource & ManifestProbe {
+  return typeof (source as Partial<ManifestProbe>).headManifest === "function";
+}
+
 /**
  * Reads part of a blob without downloading the rest: what random access
  * into a layer needs after its first pass.

@@ -5,7 +5,7 @@ import { log } from "../log.js";
 import { parseManifest } from "../manifest/parse.js";
 import type { Descriptor } from "../manifest/manifest-types.js";
 import { parseDigest } from "../reference/digest.js";
-import { canListReferrers } from "../source/image-source.js";
+import { canListReferrers, canProbeManifests } from "../source/image-source.js";
 import type { SourceCache } from "../cache/source-cache.js";
 
 /** How long a list of referrers is reused: a new signature or SBOM shows up after at most this. */
@@ -57,6 +57,10 @@ async function referrersFromTag(
   const tag = referrersTag(digest);
   let manifest;
   try {
+    // Registries such as Docker Hub count each manifest GET as a pull, and most images have no
+    // referrers tag, so a HEAD checks for it first.
+    const registry = source.source;
+    if (canProbeManifests(registry)) await registry.headManifest(repository, tag);
     manifest = await source.getManifest(repository, tag);
   } catch (error) {
     if (isNotFound(error)) return [];

@@ -142,6 +142,13 @@ describe("SOCI zTOC layers", () => {
     });
   }
 
+  it("image without index probes with HEAD", async () => {
+    await listTree(rootfs("soci/plain"));
+    const probes = proxy.requests.filter((request) => request.url.includes("/v2/soci/plain/manifests/sha256-"));
+    expect(probes.length).toBeGreaterThan(0);
+    expect(probes.map((request) => request.method)).toEqual(probes.map(() => "HEAD"));
+  });
+
   it("restart lists from the stored zTOC", async () => {
     const { layer, entries } = layers.v2!;
     await listTree(rootfs("soci/v2"));
