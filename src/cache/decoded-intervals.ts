@@ -1,6 +1,7 @@
 import { LRUCache } from "lru-cache";
 
 import type { RandomAccessIndex } from "../layer/random-access/index.js";
+import { lastAtOrBefore } from "../layer/random-access/offset-search.js";
 import { InFlight } from "./in-flight.js";
 
 /** One stretch of a layer's uncompressed tar between two places where decoding can start. */
@@ -136,10 +137,10 @@ export function intervalsCovering(
   length: number,
 ): AccessInterval[] | undefined {
   if (index.kind === "none") return undefined;
-  const starts = index.kind === "gzip" ? index.checkpoints : index.kind === "zstd" ? index.frames : index.points;
+  const starts = accessStarts(index);
   const end = offset + length;
   const intervals: AccessInterval[] = [];
-  let i = lastStartAtOrBefore(starts, offset);
+  let i = lastAtOrBefore(starts, offset);
   while (i < starts.length && starts[i]!.uncompressedOffset < end) {
     const start = starts[i]!.uncompressedOffset;
     const intervalEnd = starts[i + 1]?.uncompressedOffset ?? index.uncompressedSize;
@@ -149,13 +150,14 @@ export function intervalsCovering(
   return intervals;
 }
 
-function lastStartAtOrBefore(starts: readonly { uncompressedOffset: number }[], offset: number): number {
-  let low = 0;
-  let high = starts.length - 1;
-  while (low < high) {
-    const middle = Math.ceil((low + high) / 2);
-    if (starts[middle]!.uncompressedOffset <= offset) low = middle;
-    else high = middle - 1;
+/** Returns the places where decoding can start, in stream order. */
+function accessStarts(index: Exclude<RandomAccessIndex, { kind: "none" }> | AccessPoints): readonly { uncompressedOffset: number }[] {
+  switch (index.kind) {
+    case "gzip":
+      return index.checkpoints;
+    case "zstd":
+      return index.frames;
+    case "points":
+      return index.points;
   }
-  return low;
 }

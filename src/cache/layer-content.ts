@@ -13,7 +13,8 @@ import type { ZtocAccess } from "../layer/soci/ztoc-access.js";
 import type { ZtocListing } from "../layer/soci/ztoc-listing.js";
 import { checkZtocFileHeader, type ZtocFileExtent } from "../layer/soci/ztoc-header-check.js";
 import { BLOCK_SIZE } from "../layer/tar-header.js";
-import { readZtocRange, WrongZtocError } from "../layer/soci/ztoc-range-reader.js";
+import { WrongZtocError } from "../layer/soci/ztoc-error.js";
+import { readZtocRange } from "../layer/soci/ztoc-range-reader.js";
 import {
   isRandomAccessUseful,
   parseRandomAccessIndex,

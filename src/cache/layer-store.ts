@@ -48,7 +48,7 @@ export interface LayerPassProgress {
 }
 
 /**
- * Where the SOCI zTOC of a layer comes from: an index artifact that names
+ * The source of a layer's SOCI zTOC: the image's SOCI index, which names
  * the layer. Looking it up costs requests, so it happens only when the
  * layer has no listing yet.
  */
@@ -145,7 +145,7 @@ export class LayerStore {
       );
     });
     if (!(await listingFitsImage(index, ztoc))) {
-      // The zTOC was named by another image's SOCI index, which says nothing about this image, so the
+      // The zTOC was named by another image's SOCI index, which does not describe this image, so the
       // layer is listed by the pass, and every image then reads it through the pass's verified access points.
       const tarIndex = await this.tarIndex(descriptor, open, repository);
       this.listedOffsets.set(digest, "tar");

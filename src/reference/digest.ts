@@ -97,3 +97,8 @@ function isDigestAlgorithm(text: string): text is DigestAlgorithm {
 function invalidDigest(text: string, reason: string): RegdavError {
   return new RegdavError("BAD_REQUEST", `invalid digest ${JSON.stringify(text)}: ${reason}`);
 }
+
+/** Returns the `sha256:<hex>` digest of `bytes`. */
+export function sha256Digest(bytes: Uint8Array): string {
+  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+}

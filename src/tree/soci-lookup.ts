@@ -33,7 +33,7 @@ export interface SociImage {
  * is the one its manifest names in `com.amazon.soci.index-digest` (a
  * SOCI-enabled image, index manifest v2), else the first referrer of the
  * image manifest with the v1 artifactType. The lookup runs once per image,
- * and only when a layer without a listing asks for its zTOC.
+ * and only when a layer without a listing requests its zTOC.
  */
 export function ztocSourceOf(location: ImageLocation, image: SociImage, layerDigest: string): ZtocSource {
   const { source, repository } = location;

@@ -13,7 +13,7 @@ import {
   type GzipSpan,
 } from "./gzip-checkpoint-index.js";
 import { checkReadRange, expectFetchEnd, iteratorOf } from "./range-checks.js";
-import { corruptDataError } from "./random-access-errors.js";
+import { corruptDataError, isZlibError } from "./random-access-errors.js";
 import { SpanVerifier, type CheckedInterval } from "./span-verifier.js";
 
 /**
@@ -160,10 +160,4 @@ function inflateError(
     return corruptDataError(streamName, `${problem}: ${error.message}`, position, error);
   }
   return error;
-}
-
-/** Node's zlib errors carry a `code` such as Z_DATA_ERROR. */
-function isZlibError(error: unknown): error is Error {
-  if (!(error instanceof Error) || !("code" in error)) return false;
-  return typeof error.code === "string" && error.code.startsWith("Z_");
 }

@@ -29,8 +29,18 @@ export function corruptDataError(
   position: StreamPosition,
   cause?: unknown,
 ): RandomAccessError {
-  const message = `${streamName}: ${problem}${describePosition(position)}`;
-  return new RandomAccessError("INVALID_LAYER", message, position, cause);
+  return new RandomAccessError("INVALID_LAYER", corruptDataMessage(streamName, problem, position), position, cause);
+}
+
+/** Returns the message of an INVALID_LAYER error: the stream, the problem and the offsets. */
+export function corruptDataMessage(streamName: string, problem: string, position: StreamPosition): string {
+  return `${streamName}: ${problem}${describePosition(position)}`;
+}
+
+/** Node's zlib errors carry a `code` such as Z_DATA_ERROR. */
+export function isZlibError(error: unknown): error is Error {
+  if (!(error instanceof Error) || !("code" in error)) return false;
+  return typeof error.code === "string" && error.code.startsWith("Z_");
 }
 
 /** Creates the RANGE_NOT_SATISFIABLE error for a read outside the uncompressed stream. */

@@ -1,5 +1,4 @@
-import { createHash } from "node:crypto";
-
+import { sha256Digest } from "../../reference/digest.js";
 import type { LayerLimits } from "../layer-limits.js";
 import { TocUnusableError } from "../toc/toc-error.js";
 import { parseZtoc } from "./ztoc.js";
@@ -25,7 +24,7 @@ export interface ZtocLayer {
  * malformed or does not fit the layer.
  */
 export function listFromZtoc(bytes: Buffer, layer: ZtocLayer): ZtocListing {
-  const ztocDigest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+  const ztocDigest = sha256Digest(bytes);
   let ztoc;
   try {
     ztoc = parseZtoc(bytes, { maxEntries: layer.limits.maxEntries });

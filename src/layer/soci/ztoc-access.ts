@@ -1,6 +1,6 @@
 /**
- * Where inflating a gzip layer can start, from a SOCI zTOC checkpoint, and
- * the digest of the compressed bytes of the span that starts there.
+ * A place to start inflating a gzip layer, from a SOCI zTOC checkpoint,
+ * with the digest of the compressed bytes of the span that starts there.
  */
 export interface ZtocSpanStart {
   uncompressedOffset: number;
@@ -14,7 +14,7 @@ export interface ZtocSpanStart {
   digest: string;
 }
 
-/** What reading a gzip layer through its zTOC needs: the span starts, in stream order. */
+/** The data for reading a gzip layer through its zTOC: the span starts, in stream order. */
 export interface ZtocAccess {
   /** Digest of the layer blob. */
   digest: string;

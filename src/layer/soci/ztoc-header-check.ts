@@ -1,14 +1,14 @@
 import { BLOCK_SIZE, parseTarHeader } from "../tar-header.js";
-import { WrongZtocError } from "./ztoc-range-reader.js";
+import { WrongZtocError } from "./ztoc-error.js";
 import { normalizeEntryPath } from "../entry-path.js";
 
-/** Largest size a ustar size field holds in octal; larger files carry their size in a PAX record. */
+/** Maximum size a ustar size field stores in octal. Larger files carry their size in a PAX record. */
 const MAX_OCTAL_SIZE = 8 ** 11 - 1;
 
 /** Type flags of tar members whose content a file's bytes can be: regular and contiguous files. */
 const CONTENT_TYPEFLAGS = new Set(["0", "7"]);
 
-/** A file of a zTOC listing: where the zTOC says its content starts in the tar, and its size. */
+/** The extent of a file in a zTOC listing: the tar offset of its content, as the zTOC states it, and its size. */
 export interface ZtocFileExtent {
   dataOffset: number;
   size: number;
@@ -16,7 +16,7 @@ export interface ZtocFileExtent {
   name?: string;
 }
 
-/** Longest name the ustar name field holds; a longer or non-ASCII name may sit in a PAX record instead. */
+/** Maximum bytes of a ustar name field. A longer or non-ASCII name may be in a PAX record instead. */
 const MAX_USTAR_NAME_BYTES = 100;
 
 /**
@@ -47,7 +47,7 @@ export function checkZtocFileHeader(header: Buffer, file: ZtocFileExtent, digest
   }
   const name = file.name;
   if (name !== undefined && normalizeEntryPath(parsed.name) !== normalizeEntryPath(name)) {
-    // NOTE: a name that a PAX record carries is not compared, because the ustar field then holds a truncated name.
+    // NOTE: a name that a PAX record carries is not compared, because the ustar field then contains a truncated name.
     const mayBeInPax = Buffer.byteLength(name) > MAX_USTAR_NAME_BYTES || !/^[\x20-\x7e]*$/.test(name);
     if (!mayBeInPax) throw fail(`the tar header before it names ${JSON.stringify(parsed.name)}, not ${JSON.stringify(name)}`);
   }

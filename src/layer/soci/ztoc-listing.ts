@@ -5,7 +5,7 @@ import type { TarMember } from "../tar-scanner.js";
 import { TYPEFLAG_OF_TOC_TYPE } from "../toc/entry-typeflags.js";
 import { TocUnusableError } from "../toc/toc-error.js";
 import type { Ztoc, ZtocFile } from "./ztoc.js";
-import type { ZtocAccess, ZtocSpanStart } from "./ztoc-access.js";
+import { spanBytes, type ZtocAccess, type ZtocSpanStart } from "./ztoc-access.js";
 
 /**
  * Largest compressed span read through a zTOC. A span's bytes are kept in
@@ -46,8 +46,16 @@ const TYPEFLAGS: Record<ZtocFile["type"], string> = TYPEFLAG_OF_TOC_TYPE;
  */
 export function buildZtocListing(ztoc: Ztoc, options: ZtocListingOptions): ZtocListing {
   checkArchive(ztoc, options);
-  const starts = spanStarts(ztoc);
-  checkSpans(ztoc, starts);
+  const contentNames = new Map<number, string>();
+  for (const file of ztoc.files) if (file.type === "reg") contentNames.set(file.contentOffset, file.name);
+  const access: ZtocAccess = {
+    digest: options.digest,
+    compressedSize: ztoc.compressedSize,
+    uncompressedSize: ztoc.uncompressedSize,
+    spans: spanStarts(ztoc),
+    contentNames,
+  };
+  checkSpans(access);
 
   const builder = new LayerIndexBuilder();
   for (const file of ztoc.files) builder.add(tarMemberOf(file, ztoc, options.limits));
@@ -61,15 +69,6 @@ export function buildZtocListing(ztoc: Ztoc, options: ZtocListingOptions): ZtocL
     compressedSize: ztoc.compressedSize,
     uncompressedSize: ztoc.uncompressedSize,
     ...builder.build(),
-  };
-  const contentNames = new Map<number, string>();
-  for (const file of ztoc.files) if (file.type === "reg") contentNames.set(file.contentOffset, file.name);
-  const access: ZtocAccess = {
-    digest: options.digest,
-    compressedSize: ztoc.compressedSize,
-    uncompressedSize: ztoc.uncompressedSize,
-    spans: starts,
-    contentNames,
   };
   return { index, access };
 }
@@ -111,18 +110,17 @@ function spanStarts(ztoc: Ztoc): ZtocSpanStart[] {
 }
 
 /** Checks that the spans start at the tar's start, follow each other and stay within the layer and the read limits. */
-function checkSpans(ztoc: Ztoc, starts: readonly ZtocSpanStart[]): void {
+function checkSpans(access: ZtocAccess): void {
+  const starts = access.spans;
   if (starts[0]!.uncompressedOffset !== 0) {
     throw new TocUnusableError(`the first zTOC checkpoint is at uncompressed offset ${starts[0]!.uncompressedOffset}, not 0`);
   }
   starts.forEach((start, i) => {
-    const next = starts[i + 1];
-    const compressedEnd = next ? next.compressedOffset : ztoc.compressedSize;
-    const uncompressedEnd = next ? next.uncompressedOffset : ztoc.uncompressedSize;
-    const compressedStart = Math.floor(start.compressedBitOffset / 8);
-    if (compressedStart < 0 || compressedEnd <= compressedStart || compressedEnd > ztoc.compressedSize) {
+    const uncompressedEnd = starts[i + 1]?.uncompressedOffset ?? access.uncompressedSize;
+    const { start: compressedStart, end: compressedEnd } = spanBytes(access, i);
+    if (compressedStart < 0 || compressedEnd <= compressedStart || compressedEnd > access.compressedSize) {
       throw new TocUnusableError(
-        `zTOC span ${i} covers compressed bytes ${compressedStart}-${compressedEnd}, outside the layer's ${ztoc.compressedSize} bytes`,
+        `zTOC span ${i} covers compressed bytes ${compressedStart}-${compressedEnd}, outside the layer's ${access.compressedSize} bytes`,
       );
     }
     if (uncompressedEnd < start.uncompressedOffset) {

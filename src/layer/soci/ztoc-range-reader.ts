@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import * as zlib from "node:zlib";
 
@@ -10,15 +9,17 @@ import { DEFLATE_WINDOW_SIZE } from "../random-access/gzip-checkpoint-index.js";
 import { lastAtOrBefore } from "../random-access/offset-search.js";
 import { OutputTail } from "../random-access/output-tail.js";
 import { checkReadRange, iteratorOf } from "../random-access/range-checks.js";
-import { corruptDataError, RandomAccessError } from "../random-access/random-access-errors.js";
+import { corruptDataError, isZlibError } from "../random-access/random-access-errors.js";
+import { sha256Digest } from "../../reference/digest.js";
 import { spanBytes, type ZtocAccess } from "./ztoc-access.js";
+import { WrongZtocError } from "./ztoc-error.js";
 
 /** Verified compressed bytes written to the inflater at once, which bounds its output per write. */
 const INFLATE_WRITE_SIZE = 16 * 1024;
 
 /**
  * Opens the uncompressed bytes [offset, offset + length) of a gzip layer
- * through its zTOC, with one fetch of the spans that hold them. Each span's
+ * through its zTOC, with one fetch of the spans that contain them. Each span's
  * compressed bytes are checked against the digest the zTOC stores before
  * any of them reach the inflater, so a changed blob fails the stream with
  * an INVALID_LAYER error and no byte of the bad span is served. Throws
@@ -112,29 +113,17 @@ async function* verifiedSpans(
  */
 function checkSpanDigest(access: ZtocAccess, i: number, bytes: Buffer, streamName: string, start: number): void {
   const expected = access.spans[i]!.digest;
-  if (sha256(bytes) === expected) return;
+  if (sha256Digest(bytes) === expected) return;
   const next = access.spans[i + 1];
   const sharesByte = next !== undefined && next.compressedBitOffset % 8 !== 0;
-  if (sharesByte && sha256(bytes.subarray(0, bytes.length - 1)) === expected) return;
+  if (sharesByte && sha256Digest(bytes.subarray(0, bytes.length - 1)) === expected) return;
   const problem = `compressed span ${i} (bytes ${start}-${start + bytes.length - 1}) does not match its zTOC digest ${expected}`;
   throw corruptDataError(streamName, problem, { compressedOffset: start });
 }
 
 /**
- * An INVALID_LAYER error that proves the zTOC itself wrong, as opposed to
- * bytes that the registry changed, so that no more reads trust it.
- */
-export class WrongZtocError extends RandomAccessError {
-  constructor(streamName: string, problem: string, uncompressedOffset?: number) {
-    const position = uncompressedOffset === undefined ? {} : { uncompressedOffset };
-    super("INVALID_LAYER", corruptDataError(streamName, problem, position).message, position);
-    this.name = "WrongZtocError";
-  }
-}
-
-/**
  * Compares the output with the windows of the checkpoints it passes. The
- * span digests cover compressed bytes only, so a zTOC could hold a window
+ * span digests cover compressed bytes only, so a zTOC could contain a window
  * that is not the data before its checkpoint. That makes a read that starts
  * there inflate wrong bytes. A read that starts at an earlier checkpoint and
  * runs past this one has decoded the real data before it, so it fails here
@@ -179,12 +168,8 @@ class WindowCheck {
   }
 }
 
-function sha256(bytes: Buffer): string {
-  return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-}
-
 function inflateError(error: unknown, streamName: string, fetchStart: number, position: number): unknown {
-  if (error instanceof Error && "code" in error && typeof error.code === "string" && error.code.startsWith("Z_")) {
+  if (isZlibError(error)) {
     const problem = `invalid deflate data in the spans from compressed offset ${fetchStart}: ${error.message}`;
     return corruptDataError(streamName, problem, { uncompressedOffset: position }, error);
   }

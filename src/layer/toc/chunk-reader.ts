@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 
 import { RegdavError } from "../../errors.js";
+import { sha256Digest } from "../../reference/digest.js";
 import { findChunk, type ChunkTable, type TocChunk } from "./chunk-table.js";
 import { fetchBytes, gunzipPrefix, unzstdPrefix, type RangeFetcher } from "./compressed-bytes.js";
 
@@ -126,7 +127,7 @@ async function verifiedChunk(table: ChunkTable, chunk: TocChunk, fetched: Fetche
     throw new RegdavError("INVALID_LAYER", `${place}: decompressed to ${output.length - chunk.innerOffset} bytes, expected ${chunk.size}`);
   }
   const bytes = output.subarray(chunk.innerOffset, neededBytes);
-  const actual = "sha256:" + createHash("sha256").update(bytes).digest("hex");
+  const actual = sha256Digest(bytes);
   if (actual !== chunk.digest) {
     throw new RegdavError("INVALID_LAYER", `${place}: digest mismatch: the TOC states ${chunk.digest}, the bytes have ${actual}`);
   }
