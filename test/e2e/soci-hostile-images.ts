@@ -2,7 +2,7 @@ import { Builder } from "flatbuffers";
 
 import { gzip, makeBlob, makeJsonBlob, makeLayerTar, mediaTypes, sha256Digest, type ImageBlob, type TarEntry } from "../harness/image-builder.js";
 import { pushBlob, pushManifest } from "../harness/push.js";
-import { encodeGzipZinfo, type ZtocPlan } from "../harness/ztoc-writer.js";
+import { encodeGzipZinfo, encodeSharedEntryToc, type ZtocPlan } from "../harness/ztoc-writer.js";
 import { noise, sampleEntries } from "../layer/toc/toc-fixtures.js";
 import { SOCI_LAYER_DIGEST, SOCI_V1_ARTIFACT_TYPE, SOCI_V2_CONFIG_TYPE, type GzipLayer } from "./soci-images.js";
 
@@ -124,20 +124,7 @@ export function sharedEntryZtoc(plan: ZtocPlan, count: number): Buffer {
   const version = builder.createString(plan.version);
   const buildTool = builder.createString(plan.buildTool);
 
-  const name = builder.createString("f");
-  const type = builder.createString("dir");
-  builder.startObject(14);
-  builder.addFieldOffset(0, name, 0);
-  builder.addFieldOffset(1, type, 0);
-  builder.addFieldInt64(2, 512n, 0n);
-  const file = builder.endObject();
-
-  builder.startVector(4, count, 4);
-  for (let i = 0; i < count; i++) builder.addOffset(file);
-  const metadata = builder.endVector();
-  builder.startObject(1);
-  builder.addFieldOffset(0, metadata, 0);
-  const toc = builder.endObject();
+  const toc = encodeSharedEntryToc(builder, "f", count);
 
   const checkpoints = builder.createByteVector(encodeGzipZinfo(plan));
   const digestStrings = plan.spanDigests.map((digest) => builder.createString(digest));

@@ -454,6 +454,29 @@ function encodeZtoc(plan: ZtocPlan): { bytes: Buffer; layout: ZtocLayout } {
   return { bytes: Buffer.concat([flat, ...suffix]), layout };
 }
 
+/**
+ * Encodes a TOC of `count` metadata entries that all point at one shared
+ * FileMetadata table: a folder named `name` with content offset 512. soci
+ * never shares tables, so this only builds zTOCs that test the reader's
+ * bound on bytes read.
+ */
+export function encodeSharedEntryToc(builder: Builder, name: string, count: number): number {
+  const nameOffset = builder.createString(name);
+  const type = builder.createString("dir");
+  builder.startObject(14);
+  builder.addFieldOffset(0, nameOffset, 0);
+  builder.addFieldOffset(1, type, 0);
+  builder.addFieldInt64(2, 512n, 0n);
+  const file = builder.endObject();
+
+  builder.startVector(4, count, 4);
+  for (let i = 0; i < count; i++) builder.addOffset(file);
+  const metadata = builder.endVector();
+  builder.startObject(1);
+  builder.addFieldOffset(0, metadata, 0);
+  return builder.endObject();
+}
+
 function encodeToc(builder: Builder, files: PlannedFile[]): { toc: number; metadata: number; firstFile: number | undefined } {
   const tables: number[] = new Array(files.length);
   for (let i = files.length - 1; i >= 0; i--) tables[i] = encodeFile(builder, files[i]!);

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import { parseZtoc, ZtocError } from "../../../src/layer/soci/ztoc.js";
 import { gzip, makeLayerTar, type TarEntry } from "../../harness/layer-tar.js";
-import { buildZtoc, encodeGzipZinfo, type WrittenZtoc, type ZtocPlan } from "../../harness/ztoc-writer.js";
+import { buildZtoc, encodeGzipZinfo, encodeSharedEntryToc, type WrittenZtoc, type ZtocPlan } from "../../harness/ztoc-writer.js";
 
 const SPAN_SIZE = 16 * 1024;
 const limits = { maxEntries: 1000 };
@@ -331,20 +331,7 @@ function sharedFileZtoc(count: number, nameLength: number): Buffer {
   const size = 1024 + 512 * count;
   const builder = new Builder(1024);
   const version = builder.createString("0.9");
-  const name = builder.createString("n".repeat(nameLength));
-  const type = builder.createString("dir");
-  builder.startObject(14);
-  builder.addFieldOffset(0, name, 0);
-  builder.addFieldOffset(1, type, 0);
-  builder.addFieldInt64(2, 512n, 0n);
-  const file = builder.endObject();
-
-  builder.startVector(4, count, 4);
-  for (let i = 0; i < count; i++) builder.addOffset(file);
-  const metadata = builder.endVector();
-  builder.startObject(1);
-  builder.addFieldOffset(0, metadata, 0);
-  const toc = builder.endObject();
+  const toc = encodeSharedEntryToc(builder, "n".repeat(nameLength), count);
 
   const zinfo = Buffer.alloc(20);
   zinfo.writeInt32LE(2, 0);
