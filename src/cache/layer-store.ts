@@ -164,9 +164,9 @@ export class LayerStore {
   async tarIndex(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<TarLayerIndex> {
     const { digest } = descriptor;
     const remembered = [this.memory.get(digest), this.memory.get(tarMemoryKey(digest))].find(
-      (index) => index !== undefined && isTarLayerIndex(index),
+      (index): index is TarLayerIndex => index !== undefined && isTarLayerIndex(index),
     );
-    if (remembered && isTarLayerIndex(remembered)) return remembered;
+    if (remembered) return remembered;
 
     const index = await this.passes.run(digest, async () => {
       return (await this.loadIndex(digest)) ?? (await this.runPass(descriptor, open, repository));
