@@ -33,6 +33,24 @@ export class ByteReader {
     return chunk;
   }
 
+  /**
+   * Returns the next bytes, at least `minLength` of them unless the stream
+   * ends first, or undefined at the end. Smaller chunks are joined into a copy.
+   */
+  async readAtLeast(minLength: number): Promise<Buffer | undefined> {
+    const first = await this.readChunk();
+    if (!first || first.length >= minLength) return first;
+    const parts = [first];
+    let length = first.length;
+    while (length < minLength) {
+      const next = await this.readChunk();
+      if (!next) break;
+      parts.push(next);
+      length += next.length;
+    }
+    return Buffer.concat(parts, length);
+  }
+
   /** Reads exactly `length` bytes, and throws a truncation error when the stream ends first. */
   async readExact(length: number, what: string): Promise<Buffer> {
     const parts: Buffer[] = [];

@@ -78,6 +78,20 @@ export function emptyBlockOfBitLength(k: number): { bytes: Buffer; bitLength: nu
 }
 
 /**
+ * Returns the bytes that stand in for the first byte of a deflate stream
+ * which starts at bit `bits` (1 to 7) of `firstByte`: the preamble, with
+ * the high 8 - `bits` bits of its last byte taken from `firstByte`. The
+ * stream's later bytes follow them unchanged.
+ */
+export function preambleForByte(bits: number, firstByte: number): Buffer {
+  const merged = Buffer.from(emptyBlockOfBitLength(bits).bytes);
+  const lowMask = (1 << bits) - 1;
+  const last = merged.length - 1;
+  merged[last] = (merged[last]! & lowMask) | (firstByte & ~lowMask & 0xff);
+  return merged;
+}
+
+/**
  * Yields a deflate stream that inflates like the one that starts at bit
  * `bits` (0 to 7) of the input's first byte: the preamble, then the input
  * with its first byte merged into the preamble's last byte.
@@ -87,19 +101,14 @@ export async function* startAtBit(
   bits: number,
 ): AsyncGenerator<Buffer> {
   if (bits === 0) return yield* input;
-  const preamble = emptyBlockOfBitLength(bits).bytes;
-  const lowMask = (1 << bits) - 1;
   let first = true;
   for await (const chunk of input) {
     if (!first || chunk.length === 0) {
       yield chunk;
       continue;
     }
-    const merged = Buffer.from(preamble);
-    const last = merged.length - 1;
-    merged[last] = (merged[last]! & lowMask) | (chunk[0]! & ~lowMask & 0xff);
     first = false;
-    yield merged;
+    yield preambleForByte(bits, chunk[0]!);
     if (chunk.length > 1) yield chunk.subarray(1);
   }
 }

@@ -1,6 +1,6 @@
 import { Duplex } from "node:stream";
 
-import { BlockInflater } from "./block-inflater.js";
+import { createBlockInflater, fastestBlockInflater, type BlockInflater, type BlockInflaterKind } from "./block-inflater.js";
 import { ByteReader } from "./byte-reader.js";
 import { CheckpointRecorder } from "./checkpoint-recorder.js";
 import { DEFAULT_CHECKPOINT_SPACING, type GzipCheckpointIndex } from "./gzip-checkpoint-index.js";
@@ -20,11 +20,14 @@ export interface IndexerOptions {
 export interface GzipIndexerOptions extends IndexerOptions {
   /** Uncompressed bytes between checkpoints; each member start adds one as well. */
   spacing?: number;
+  /** The inflater of the pass: by default Node's zlib where it can report block boundaries, else pako. */
+  inflater?: BlockInflaterKind;
 }
 
 /** Settings of one gzip indexing pass, with the defaults filled in. */
 export interface GzipPassSettings {
   spacing: number;
+  inflater: BlockInflaterKind;
   streamName: string;
   /** Bytes of each buffer that inflated data is written into. */
   outputBufferSize: number;
@@ -54,6 +57,12 @@ export interface GzipPassEvents {
 
 /** Uncompressed bytes the pass collects before it passes them on. */
 const OUTPUT_BATCH_SIZE = 256 * 1024;
+/**
+ * Smallest input chunk for NativeBlockInflater. It sees a block boundary
+ * only where inflate() stops with input left, so with tiny chunks it would
+ * miss most of them.
+ */
+const NATIVE_MIN_INPUT = 64 * 1024;
 
 /** Fills in the defaults and checks the options. Throws RangeError for an invalid spacing. */
 export function resolveGzipPassSettings(
@@ -66,6 +75,7 @@ export function resolveGzipPassSettings(
   }
   return {
     spacing,
+    inflater: options.inflater ?? fastestBlockInflater(),
     streamName: options.streamName ?? "gzip stream",
     outputBufferSize: output.outputBufferSize ?? OUTPUT_BATCH_SIZE,
     wholeOutputBuffers: output.wholeOutputBuffers ?? false,
@@ -133,6 +143,9 @@ export async function* inflateGzipChunks(
 
 /** The inflating part of one indexing pass. */
 class GzipPass {
+  /** Uncompressed offset of the last checkpoint, by CheckpointRecorder's spacing rule. */
+  private lastCheckpointOffset = 0;
+
   constructor(
     private readonly settings: GzipPassSettings,
     private readonly events: GzipPassEvents,
@@ -140,10 +153,12 @@ class GzipPass {
 
   /** Inflates one member's deflate data, leaving the reader at its trailer. */
   async *inflateMember(reader: ByteReader): AsyncGenerator<Buffer> {
-    const inflater = new BlockInflater(this.settings.outputBufferSize);
+    const inflater = createBlockInflater(this.settings.inflater, this.settings.outputBufferSize);
+    this.lastCheckpointOffset = this.events.uncompressedSize;
     try {
+      const minInput = this.settings.inflater === "native" ? NATIVE_MIN_INPUT : 1;
       for (;;) {
-        const chunk = await reader.readChunk();
+        const chunk = await reader.readAtLeast(minInput);
         if (!chunk) throw reader.truncatedError("gzip deflate data");
         inflater.setInput(chunk);
         const ended = yield* this.inflateChunk(inflater, reader.position - chunk.length, chunk);
@@ -163,20 +178,27 @@ class GzipPass {
   private *inflateChunk(inflater: BlockInflater, chunkOffset: number, chunk: Buffer) {
     const takePartial = !this.settings.wholeOutputBuffers;
     for (;;) {
-      const step = this.stepOrThrow(inflater, chunkOffset + chunk.length);
+      const bytesUntilDue = this.lastCheckpointOffset + this.settings.spacing - this.events.uncompressedSize;
+      const step = this.stepOrThrow(inflater, chunkOffset + chunk.length, bytesUntilDue);
       this.events.addOutput(inflater.lastStepOutput());
       if (step.streamEnd) return true;
       if (inflater.pendingOutputBytes >= OUTPUT_BATCH_SIZE) yield* inflater.takeOutput(takePartial);
 
-      const consumed = chunkOffset + chunk.length - inflater.availableInput;
-      if (step.atBlockBoundary) this.events.atBlockBoundary(consumed * 8 - step.unusedBits);
-      else if (inflater.availableInput === 0) return false;
+      if (step.boundaryBitOffset !== undefined) this.atBlockBoundary(chunkOffset * 8 + step.boundaryBitOffset);
+      else if (inflater.availableInput === 0 && inflater.lastStepOutput().length === 0) return false;
     }
   }
 
-  private stepOrThrow(inflater: BlockInflater, chunkEnd: number) {
+  private atBlockBoundary(compressedBitOffset: number): void {
+    if (this.events.uncompressedSize - this.lastCheckpointOffset >= this.settings.spacing) {
+      this.lastCheckpointOffset = this.events.uncompressedSize;
+    }
+    this.events.atBlockBoundary(compressedBitOffset);
+  }
+
+  private stepOrThrow(inflater: BlockInflater, chunkEnd: number, bytesUntilDue: number) {
     try {
-      return inflater.step();
+      return inflater.step(bytesUntilDue);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       const position = {

@@ -64,7 +64,7 @@ export function canStartIndexWorker(): boolean {
 }
 
 /**
- * The pass of GzipCheckpointIndexer with pako's inflate on a worker thread:
+ * The pass of GzipCheckpointIndexer, with its inflater on a worker thread:
  * the same stream, output, index and errors. The main thread copies the
  * compressed bytes into batches for the worker, and replays the events
  * that the worker reports into a CheckpointRecorder, which computes the

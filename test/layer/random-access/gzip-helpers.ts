@@ -1,6 +1,7 @@
 import { expect } from "vitest";
 
 import { readGzipRange } from "../../../src/layer/random-access/gzip-range-reader.js";
+import type { BlockInflaterKind } from "../../../src/layer/random-access/block-inflater.js";
 import { GzipCheckpointIndexer } from "../../../src/layer/random-access/gzip-indexer.js";
 import type {
   GzipCheckpointIndex,
@@ -10,13 +11,17 @@ import { memoryFetch, readAll, runThrough, type FetchLog } from "./fixtures.js";
 /** Checkpoint spacing in tests: small, so that a few MiB of data give many checkpoints. */
 export const TEST_SPACING = 64 * 1024;
 
+/** Both inflaters that the indexing pass can run. */
+export const BLOCK_INFLATERS: BlockInflaterKind[] = ["native", "pako"];
+
 /** Runs the indexing pass over `blob` and returns the index and the uncompressed output. */
 export async function indexGzip(
   blob: Buffer,
   spacing = TEST_SPACING,
   chunkSize = 0,
+  inflater?: BlockInflaterKind,
 ): Promise<{ index: GzipCheckpointIndex; output: Buffer }> {
-  const indexer = new GzipCheckpointIndexer({ spacing, streamName: "test blob" });
+  const indexer = new GzipCheckpointIndexer({ spacing, streamName: "test blob", ...(inflater && { inflater }) });
   const output = await runThrough(indexer.stream, blob, chunkSize);
   return { index: indexer.index(), output };
 }

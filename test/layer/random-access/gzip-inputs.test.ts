@@ -8,7 +8,7 @@ import type {
   GzipCheckpointIndex,
 } from "../../../src/layer/random-access/gzip-checkpoint-index.js";
 import { bitsAt, hasTool, layerLikeData, runTool, seededRandom } from "./fixtures.js";
-import { expectRangeMatches, indexGzip } from "./gzip-helpers.js";
+import { BLOCK_INFLATERS, expectRangeMatches, indexGzip } from "./gzip-helpers.js";
 
 interface HeaderFields {
   name?: string;
@@ -63,7 +63,7 @@ async function expectRandomReads(
   await expectRangeMatches(index, blob, data, 0, data.length);
 }
 
-describe("gzip inputs", () => {
+describe.each(BLOCK_INFLATERS)("gzip inputs, %s inflater", (inflater) => {
   it("reads across gzip members", async () => {
     const pieces = [
       layerLikeData(700_000, 21),
@@ -73,7 +73,7 @@ describe("gzip inputs", () => {
     ];
     const blob = Buffer.concat(pieces.map((piece) => gzipSync(piece)));
     const data = Buffer.concat(pieces);
-    const { index, output } = await indexGzip(blob);
+    const { index, output } = await indexGzip(blob, undefined, 0, inflater);
     expect(output.equals(data)).toBe(true);
     expect(index.checkpoints.filter((point) => point.memberStart).length).toBe(4);
     await expectRandomReads(index, blob, data);
@@ -83,7 +83,7 @@ describe("gzip inputs", () => {
   it("accepts zero padding after the last member", async () => {
     const data = layerLikeData(200_000, 24);
     const blob = Buffer.concat([gzipSync(data), Buffer.alloc(1000)]);
-    const { index } = await indexGzip(blob);
+    const { index } = await indexGzip(blob, undefined, 0, inflater);
     expect(index.compressedSize).toBe(blob.length);
     await expectRangeMatches(index, blob, data, data.length - 5000, 5000);
   });
@@ -100,7 +100,7 @@ describe("gzip inputs", () => {
     const blob = Buffer.concat([gzipMember(data, fields), withEmptyExtra]);
     const both = Buffer.concat([data, data]);
     for (const chunkSize of [0, 1, 3]) {
-      const { index, output } = await indexGzip(blob, undefined, chunkSize);
+      const { index, output } = await indexGzip(blob, undefined, chunkSize, inflater);
       expect(output.equals(both)).toBe(true);
       await expectRandomReads(index, blob, both, 10);
     }
@@ -109,13 +109,13 @@ describe("gzip inputs", () => {
   it("rejects a wrong FHCRC", async () => {
     const blob = gzipMember(Buffer.from("data"), { name: "x", headerCrc: true });
     blob[12] = blob[12]! ^ 0xff;
-    await expect(indexGzip(blob)).rejects.toThrow(/gzip header CRC mismatch/);
+    await expect(indexGzip(blob, undefined, 0, inflater)).rejects.toThrow(/gzip header CRC mismatch/);
   });
 
   it("reads stored blocks", async () => {
     const data = layerLikeData(1_500_000, 26);
     const blob = gzipSync(data, { level: 0 });
-    const { index } = await indexGzip(blob);
+    const { index } = await indexGzip(blob, undefined, 0, inflater);
     expect(blockTypes(index, blob)).toEqual(new Set([0]));
     await expectRandomReads(index, blob, data);
   });
@@ -123,7 +123,7 @@ describe("gzip inputs", () => {
   it("reads fixed Huffman blocks", async () => {
     const data = layerLikeData(1_500_000, 27);
     const blob = gzipSync(data, { strategy: constants.Z_FIXED });
-    const { index } = await indexGzip(blob);
+    const { index } = await indexGzip(blob, undefined, 0, inflater);
     // zlib still stores a block that no code would shrink, such as random bytes.
     const types = blockTypes(index, blob);
     expect(types.has(1)).toBe(true);
@@ -135,7 +135,7 @@ describe("gzip inputs", () => {
   it("reads dynamic blocks mixed with stored ones", async () => {
     const data = layerLikeData(3_000_000, 28);
     const blob = gzipSync(data, { level: 9 });
-    const { index } = await indexGzip(blob);
+    const { index } = await indexGzip(blob, undefined, 0, inflater);
     const types = blockTypes(index, blob);
     expect(types.has(2)).toBe(true);
     expect(types.has(0)).toBe(true);
@@ -145,7 +145,7 @@ describe("gzip inputs", () => {
   it("reads the output of the gzip command", async () => {
     const data = layerLikeData(2_000_000, 29);
     const blob = runTool("gzip", ["-c", "-6"], data);
-    const { index } = await indexGzip(blob);
+    const { index } = await indexGzip(blob, undefined, 0, inflater);
     await expectRandomReads(index, blob, data);
   });
 
@@ -155,7 +155,7 @@ describe("gzip inputs", () => {
     const data = layerLikeData(3_000_000, 30);
     for (const args of [["-c", "-b", "32", "-p", "2"], ["-c", "-i", "-b", "64"]]) {
       const blob = runTool("pigz", args, data);
-      const { index, output } = await indexGzip(blob);
+      const { index, output } = await indexGzip(blob, undefined, 0, inflater);
       expect(output.equals(data)).toBe(true);
       await expectRandomReads(index, blob, data, 30);
     }
