@@ -1,3 +1,4 @@
+import { log } from "../../log.js";
 import { isNativeInflateUsable } from "./native-raw-inflate.js";
 import { NativeBlockInflater } from "./native-block-inflater.js";
 import { PakoBlockInflater } from "./pako-block-inflater.js";
@@ -50,9 +51,18 @@ export interface BlockInflater {
 
 export type BlockInflaterKind = "native" | "pako";
 
-/** Returns the inflater that this Node.js version can run fastest: Node's zlib, else pako. */
+let fallbackLogged = false;
+
+/** Returns the inflater that this Node.js version can run fastest: Node's zlib, else pako, which it logs once. */
 export function fastestBlockInflater(): BlockInflaterKind {
-  return isNativeInflateUsable() ? "native" : "pako";
+  if (isNativeInflateUsable()) return "native";
+  if (!fallbackLogged) {
+    fallbackLogged = true;
+    log.warn("Node's zlib binding failed its check, so gzip layers are indexed with pako, several times slower", {
+      node: process.version,
+    });
+  }
+  return "pako";
 }
 
 export function createBlockInflater(kind: BlockInflaterKind, outputBufferSize: number): BlockInflater {
