@@ -36,6 +36,11 @@ export class CacheLayout {
     return join(this.root, "indexes", ...splitDigest(digest)) + ".ztoc";
   }
 
+  /** Returns the path of the record that a read proved a layer's zTOC wrong, which names that zTOC. */
+  layerZtocRejection(digest: string): string {
+    return join(this.root, "indexes", ...splitDigest(digest)) + ".ztoc-rejected.json";
+  }
+
   layerIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
   }

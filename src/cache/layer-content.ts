@@ -51,6 +51,8 @@ export type ContentOffsets = "tar" | "toc" | "soci";
 
 /** Reads a stored zTOC and rebuilds its listing; undefined when none is stored. */
 export type ZtocListingLoader = (digest: string) => Promise<ZtocListing | undefined>;
+/** Records that a read proved the zTOC of layer `digest` wrong, for `reason`, so that later processes do not use it. */
+export type WrongZtocRecorder = (digest: string, reason: string) => Promise<void>;
 
 /** Chunk tables held in memory, at roughly 200 bytes per chunk. */
 const MAX_CHUNK_TABLE_BYTES = 64 * 1024 * 1024;
@@ -115,6 +117,7 @@ export class LayerContent {
     private readonly blobs: BlobStore,
     /** Rebuilds the zTOC listing of a layer read with "soci" offsets after its access points left memory. */
     private readonly loadZtocListing: ZtocListingLoader = async () => undefined,
+    private readonly rejectZtoc: WrongZtocRecorder = async () => undefined,
   ) {}
 
   /**
@@ -206,9 +209,11 @@ export class LayerContent {
     if (rejected) throw rejected;
     const remember = (error: unknown) => {
       if (!(error instanceof WrongZtocError)) return;
+      if (this.wrongZtocs.has(digest)) return;
       log.warn("layer zTOC found wrong, no more reads of the layer are served through it", { digest, error: error.message });
       const problem = "an earlier read found the zTOC of this layer wrong. Serve with --ignore-tocs to read the layer from its tar";
       this.wrongZtocs.set(digest, new WrongZtocError(`layer ${digest}`, problem));
+      void this.rejectZtoc(digest, error.message);
     };
     try {
       if (file) await this.checkFileHeader(remote, file);

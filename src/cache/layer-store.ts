@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { access, readFile } from "node:fs/promises";
+import { access, readFile, rm } from "node:fs/promises";
 import { PassThrough, Transform, type Readable, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LRUCache } from "lru-cache";
@@ -31,6 +31,7 @@ import {
 import type { BlobDescriptor } from "../source/image-source.js";
 import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 import { createDigestVerifier } from "../reference/digest-verifier.js";
+import { sha256Digest } from "../reference/digest.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
@@ -111,7 +112,12 @@ export class LayerStore {
       maxSize: memoryBytes,
       sizeCalculation: (index) => Math.max(1, index.entries.length * BYTES_PER_ENTRY),
     });
-    this.content = new LayerContent(layout, blobs, (digest) => this.loadZtocListing(digest));
+    this.content = new LayerContent(
+      layout,
+      blobs,
+      (digest) => this.loadZtocListing(digest),
+      (digest, reason) => this.rejectZtoc(digest, reason),
+    );
   }
 
   /**
@@ -257,6 +263,10 @@ export class LayerStore {
       if (await fileExists(this.layout.layerIndex(digest, LAYER_INDEX_VERSION))) return undefined;
       const ztoc = await source.find();
       if (!ztoc) return undefined;
+      if (await this.isRejectedZtoc(digest, ztoc.digest)) {
+        log.info("layer SOCI zTOC was found wrong before, indexing the whole layer instead", { digest, ztoc: ztoc.digest });
+        return undefined;
+      }
 
       const bytes = await readZtocBlob(ztoc, source, repository);
       const listing = listFromZtoc(bytes, { digest, compressedSize: descriptor.size, limits: resolveLayerLimits(this.limits) });
@@ -287,6 +297,33 @@ export class LayerStore {
     } catch (error) {
       log.warn("stored zTOC is unreadable, listing the layer again", { digest, error: String(error) });
       return undefined;
+    }
+  }
+
+  /**
+   * Records that the stored zTOC of a layer is wrong and deletes it, so
+   * that after a restart the layer is listed by the pass, even while the
+   * image's SOCI index still names that zTOC. Failures are logged, because
+   * the reads of this process are rejected in memory anyway.
+   */
+  private async rejectZtoc(digest: string, reason: string): Promise<void> {
+    const stored = this.layout.layerZtoc(digest);
+    try {
+      const ztoc = sha256Digest(await readFile(stored));
+      await writeFileAtomic(this.layout.layerZtocRejection(digest), JSON.stringify({ ztoc, reason }));
+      await rm(stored, { force: true });
+    } catch (error) {
+      log.warn("recording the wrong zTOC failed, a restart will use it again", { digest, error: String(error) });
+    }
+  }
+
+  /** Tells whether a read proved the zTOC `ztocDigest` of a layer wrong, in this process or an earlier one. */
+  private async isRejectedZtoc(digest: string, ztocDigest: string): Promise<boolean> {
+    try {
+      const record = JSON.parse(await readFile(this.layout.layerZtocRejection(digest), "utf8")) as { ztoc?: unknown };
+      return record.ztoc === ztocDigest;
+    } catch {
+      return false;
     }
   }
 

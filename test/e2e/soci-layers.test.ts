@@ -220,6 +220,27 @@ describe("SOCI zTOC layers", () => {
     expect(regdav.output()).toContain(`layer zTOC found wrong, no more reads of the layer are served through it digest=${layer.digest}`);
   });
 
+  it("rejected zTOC stays rejected after restart", async () => {
+    const { layer, entries } = layers.shifted!;
+    await listTree(rootfs("soci/shifted"));
+    const rejected = await davRequest(rootfs("soci/shifted") + "bulk/file-9.bin", "GET", { Range: "bytes=1000-1999" });
+    expect(rejected.status).toBe(502);
+
+    const restarted = await startRegdav(["--registry", proxy.host, "--log-level", "info"], { cacheDir: regdav.cacheDir });
+    try {
+      const before = proxy.requests.length;
+      const url = `${restarted.url}${proxy.host}/soci/shifted/_tags/v1/rootfs/`;
+      const bytes = await getBytes(url + "bulk/file-9.bin");
+      expect(sha256(bytes)).toBe(sha256(contentOf(entries, "bulk/file-9.bin")));
+      const gets = proxy.requests.slice(before).filter((request) => request.method === "GET" && request.url.includes(`/blobs/${layer.digest}`));
+      expect(gets.some((request) => request.range === undefined)).toBe(true);
+      expect(restarted.output()).toContain(`layer SOCI zTOC was found wrong before, indexing the whole layer instead digest=${layer.digest}`);
+      expect(restarted.output()).toContain(`layer indexed digest=${layer.digest}`);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
   it("zTOC of another layer falls back to the pass", async () => {
     const { layer, entries } = layers["wrong-layer"]!;
     const listed = await listTree(rootfs("soci/wrong-layer"));
