@@ -30,22 +30,38 @@ export interface BoundaryProbe {
  * start of the probe's input. zlib's Z_BLOCK stop leaves 0 to 7 bits of the
  * last consumed byte unused, and Node does not report how many, so each
  * count is tried: inflating from that bit, with the window as history,
- * must give exactly the probe's output. Returns undefined when no count
- * does, so the caller skips this boundary.
+ * must give exactly the probe's output. The real start always does.
  *
- * Several counts pass when the next block is stored and its 3 header bits
- * can also be read from zero bits nearby: all of them then skip to the
- * same byte for the block's length and decode the same from there on. The
- * latest start is returned, as it is the fewest bytes to fetch. Other
- * blocks cannot decode alike from two positions for a whole probe, and a
- * wrong pick would still fail the interval's CRC-32 on every read.
+ * When several starts do, they are all safe only if each reads a stored
+ * block header with the same final-block bit, and skips to the same byte
+ * for the block's length: they then decode alike to the end. That happens
+ * where the header can also be read from zero bits next to it. Any other
+ * set of matches, such as a stored header one byte later that data of one
+ * repeated byte hides, returns undefined, so the caller skips this
+ * boundary.
  */
 export function findBlockStart(probe: BoundaryProbe): number | undefined {
+  const matches: number[] = [];
   for (let unusedBits = 0; unusedBits < 8; unusedBits++) {
     const bitOffset = probe.consumed * 8 - unusedBits;
-    if (inflatesToProbe(probe, bitOffset)) return bitOffset;
+    if (inflatesToProbe(probe, bitOffset)) matches.push(bitOffset);
   }
-  return undefined;
+  if (matches.length <= 1) return matches[0];
+  const headers = matches.map((bitOffset) => storedHeaderAt(probe.input, bitOffset));
+  const first = headers[0];
+  const alike = headers.every(
+    (header) => header !== undefined && header.final === first?.final && header.lengthByte === first.lengthByte,
+  );
+  return alike ? matches[0] : undefined;
+}
+
+/** Reads the block header at `bitOffset` as a stored block's, or returns undefined for another block type. */
+function storedHeaderAt(input: Uint8Array, bitOffset: number): { final: number; lengthByte: number } | undefined {
+  const bit = (offset: number) => (input[offset >>> 3]! >>> (offset & 7)) & 1;
+  const blockType = bit(bitOffset + 1) | (bit(bitOffset + 2) << 1);
+  if (blockType !== 0) return undefined;
+  // A stored block's length starts at the first byte boundary after its 3 header bits.
+  return { final: bit(bitOffset), lengthByte: Math.ceil((bitOffset + 3) / 8) };
 }
 
 function inflatesToProbe(probe: BoundaryProbe, bitOffset: number): boolean {

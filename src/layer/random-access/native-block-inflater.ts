@@ -93,9 +93,15 @@ export class NativeBlockInflater implements BlockInflater {
     const seeking = bytesUntilDue <= 1;
     const room = this.buffer.length - this.written;
     const flush = seeking ? constants.Z_BLOCK : constants.Z_NO_FLUSH;
+    const consumedBefore = this.inputOffset;
     const result = this.inflate(flush, seeking ? room : Math.min(room, bytesUntilDue - 1));
     this.finishStep(stepStart);
 
+    // A call that takes no input and gives no output, with both at hand, comes
+    // after the stream's end. That end can have filled the output room exactly,
+    // so the call before it did not show it.
+    const progressed = this.inputOffset > consumedBefore || this.lastOutput.length > 0;
+    if (result.availableInput > 0 && !progressed) return this.endStream();
     // zlib stops with room and input left only at the stream's end, or, with Z_BLOCK, at a block boundary.
     const stopped = result.availableInput > 0 && result.availableOutput > 0;
     if (!stopped) return { boundaryBitOffset: undefined, streamEnd: false };
