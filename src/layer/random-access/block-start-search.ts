@@ -42,9 +42,18 @@ export interface BoundaryProbe {
  */
 export function findBlockStart(probe: BoundaryProbe): number | undefined {
   const matches: number[] = [];
-  for (let unusedBits = 0; unusedBits < 8; unusedBits++) {
-    const bitOffset = probe.consumed * 8 - unusedBits;
-    if (inflatesToProbe(probe, bitOffset)) matches.push(bitOffset);
+  // One byte more than the probe, so output that goes on past it shows.
+  const output = Buffer.allocUnsafe(probe.output.length + 1);
+  // One inflater, reset between the starts, because each new one copies the window and allocates zlib's state.
+  const inflater = new NativeRawInflate(probe.window);
+  try {
+    for (let unusedBits = 0; unusedBits < 8; unusedBits++) {
+      const bitOffset = probe.consumed * 8 - unusedBits;
+      inflater.reset();
+      if (inflatesToProbe(probe, bitOffset, inflater, output)) matches.push(bitOffset);
+    }
+  } finally {
+    inflater.close();
   }
   if (matches.length <= 1) return matches[0];
   const headers = matches.map((bitOffset) => storedHeaderAt(probe.input, bitOffset));
@@ -64,7 +73,12 @@ function storedHeaderAt(input: Uint8Array, bitOffset: number): { final: number; 
   return { final: bit(bitOffset), lengthByte: Math.ceil((bitOffset + 3) / 8) };
 }
 
-function inflatesToProbe(probe: BoundaryProbe, bitOffset: number): boolean {
+/**
+ * Tells whether inflating from `bitOffset` gives the probe's output, with
+ * `inflater` freshly reset to the probe's window and `output` for the
+ * candidate's bytes.
+ */
+function inflatesToProbe(probe: BoundaryProbe, bitOffset: number, inflater: NativeRawInflate, output: Buffer): boolean {
   const byteIndex = Math.floor(bitOffset / 8);
   const bits = bitOffset % 8;
   const inputs =
@@ -72,11 +86,8 @@ function inflatesToProbe(probe: BoundaryProbe, bitOffset: number): boolean {
       ? [probe.input.subarray(byteIndex)]
       : [preambleForByte(bits, probe.input[byteIndex]!), probe.input.subarray(byteIndex + 1)];
 
-  // One byte more than the probe, so output that goes on past it shows.
-  const output = Buffer.allocUnsafe(probe.output.length + 1);
   let produced = 0;
   let stoppedWithInputLeft = false;
-  const inflater = new NativeRawInflate(probe.window);
   try {
     for (const input of inputs) {
       const result = inflater.write(constants.Z_NO_FLUSH, input, output, produced);
@@ -86,8 +97,6 @@ function inflatesToProbe(probe: BoundaryProbe, bitOffset: number): boolean {
     }
   } catch {
     return false;
-  } finally {
-    inflater.close();
   }
 
   if (produced < probe.output.length) return false;

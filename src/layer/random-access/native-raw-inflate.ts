@@ -49,7 +49,10 @@ export class NativeRawInflate {
 
   /** Starts a raw inflate stream, with `dictionary` as the window of history before its first block. */
   constructor(dictionary?: Buffer) {
-    this.stream = zlib.createInflateRaw(dictionary && dictionary.length > 0 ? { dictionary } : {});
+    // The stream's own output buffer is never used, so it gets the smallest size zlib allows.
+    const options: zlib.ZlibOptions = { chunkSize: zlib.constants.Z_MIN_CHUNK };
+    if (dictionary && dictionary.length > 0) options.dictionary = dictionary;
+    this.stream = zlib.createInflateRaw(options);
     const internals = this.stream as unknown as ZlibStreamInternals;
     if (typeof internals._handle?.writeSync !== "function" || !(internals._writeState instanceof Uint32Array)) {
       this.stream.close();
@@ -77,6 +80,12 @@ export class NativeRawInflate {
     this.binding.writeSync(flush, input, 0, input.length, output, outputOffset, outputLength);
     if (this.failure !== undefined) throw new Error(this.failure);
     return { availableOutput: this.state[0]!, availableInput: this.state[1]! };
+  }
+
+  /** Starts the stream again, with the same dictionary, also after an error. */
+  reset(): void {
+    this.failure = undefined;
+    this.stream.reset();
   }
 
   /** Frees zlib's state. The inflater cannot be used afterwards. */

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants, createDeflateRaw, gzipSync } from "node:zlib";
+import { constants, createDeflateRaw, deflateRawSync, gzipSync } from "node:zlib";
 
 import { describe, expect, it } from "vitest";
 
@@ -83,6 +83,21 @@ describe("native block inflater", () => {
     // BTYPE 3 is reserved, so the first block header is invalid.
     expect(() => inflater.write(constants.Z_NO_FLUSH, Buffer.from([0x07, 0, 0, 0]), output)).toThrow(/invalid block type/);
     inflater.close();
+  });
+
+  it("inflates again after a reset that follows an error", () => {
+    const window = layerLikeData(32 * 1024, 44);
+    const data = Buffer.concat([window.subarray(1000, 9000), layerLikeData(20_000, 45)]);
+    // Compressed with the window as history, so the output is right only if the reset kept the dictionary.
+    const compressed = deflateRawSync(data, { dictionary: window });
+    const inflater = new NativeRawInflate(window);
+    const output = Buffer.alloc(data.length + 1);
+    expect(() => inflater.write(constants.Z_NO_FLUSH, Buffer.from([0x07, 0, 0, 0]), output)).toThrow(/invalid block type/);
+    inflater.reset();
+    const result = inflater.write(constants.Z_NO_FLUSH, compressed, output);
+    inflater.close();
+    expect(output.length - result.availableOutput).toBe(data.length);
+    expect(output.subarray(0, data.length).equals(data)).toBe(true);
   });
 
   describe.each(sampleBlobs())("$name", ({ data, blob }) => {
