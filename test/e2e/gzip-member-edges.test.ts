@@ -26,7 +26,7 @@ function textFiles(count: number, size: number): TarEntry[] {
   return entries;
 }
 
-/** A gzip layer of two members, the first ending `split` bytes into the tar. */
+/** Builds a gzip layer of two members, the first ending `split` bytes into the tar. */
 async function twoMemberLayer(entries: TarEntry[], split: number): Promise<LayerBlob> {
   const tar = await makeLayerTar(entries);
   const bytes = Buffer.concat([gzip(tar.subarray(0, split)), gzip(tar.subarray(split))]);

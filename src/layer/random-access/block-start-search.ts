@@ -28,7 +28,7 @@ export interface BoundaryProbe {
 /**
  * Finds where the block header after a boundary starts, in bits from the
  * start of the probe's input. zlib's Z_BLOCK stop leaves 0 to 7 bits of the
- * last consumed byte unused, and Node does not report how many, so each
+ * last consumed byte unused, and Node does not report how many. So each
  * count is tried: inflating from that bit, with the window as history,
  * must give exactly the probe's output. The real start always does.
  *

@@ -15,7 +15,7 @@ const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2
 const BASE_PREAMBLE_BITS = 300;
 
 /** Packs bits least significant first, as deflate does. */
-class BitWriter {
+export class BitWriter {
   private readonly bytes: number[] = [];
   bitLength = 0;
 

@@ -38,7 +38,7 @@ export class NativeBlockInflater implements BlockInflater {
   /** Bytes of `buffer` that zlib has written. */
   private written = 0;
   /** The bytes of the last step, kept as a view because a later step may retire its buffer. */
-  private lastOutput: Buffer = Buffer.alloc(0);
+  private lastOutput: Buffer = NO_OUTPUT;
   /** Bytes of `buffer` that steps have returned. Those from here to `written` are probe bytes held back. */
   private stepEnd = 0;
   private takenUpTo = 0;

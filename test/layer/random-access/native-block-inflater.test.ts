@@ -14,7 +14,7 @@ import { expectRangeMatches, indexGzip } from "./gzip-helpers.js";
 const SPACING = 64 * 1024;
 
 /**
- * Every block boundary of a one-member blob with a 10-byte gzip header, as
+ * Lists every block boundary of a one-member blob with a 10-byte gzip header, as
  * `uncompressedOffset:bitOffset`, found by pako. Boundaries with no output
  * between them, as around an empty stored block, are all listed.
  */
@@ -134,7 +134,7 @@ describe("native block inflater", () => {
 
 describe("block start search", () => {
   /**
-   * One raw deflate stream of two parts with a sync flush between them, so
+   * Builds one raw deflate stream of two parts with a sync flush between them, so
    * the second part starts at a byte boundary and refers back to the first.
    */
   async function twoParts() {

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 
 import type { BlockInflaterKind } from "../../../src/layer/random-access/block-inflater.js";
 import { crc32 } from "../../../src/layer/random-access/crc32.js";
+import { BitWriter } from "../../../src/layer/random-access/deflate-preamble.js";
 import type { GzipCheckpointIndex } from "../../../src/layer/random-access/gzip-checkpoint-index.js";
 import { GzipCheckpointIndexer } from "../../../src/layer/random-access/gzip-indexer.js";
 import type * as sourceAccess from "../../../src/layer/random-access/index.js";
@@ -19,42 +20,17 @@ import { BLOCK_INFLATERS, readRange } from "./gzip-helpers.js";
 
 const STREAM_NAME = "hostile blob";
 
-/** Packs bits least significant first, as RFC 1951 section 3.1.1 orders them. */
-class DeflateBitWriter {
-  private readonly bytes: number[] = [];
-  bitLength = 0;
-
-  /** Writes `count` bits of `value`, lowest first, as header fields and extra bits are sent. */
-  bits(value: number, count: number): void {
-    for (let i = 0; i < count; i++) this.bit((value >>> i) & 1);
-  }
-
-  /** Writes a Huffman code, most significant bit first. */
-  code(code: number, length: number): void {
-    for (let i = length - 1; i >= 0; i--) this.bit((code >>> i) & 1);
-  }
-
+/** The deflate bit writer of the preamble, with whole bytes for stored blocks. */
+class DeflateBitWriter extends BitWriter {
   /** Pads with zero bits to the next byte boundary. */
   alignToByte(): void {
-    while (this.bitLength % 8 !== 0) this.bit(0);
+    this.bits(0, (8 - (this.bitLength % 8)) % 8);
   }
 
-  /** Appends whole bytes; the writer must be at a byte boundary. */
+  /** Appends whole bytes. The writer must be at a byte boundary. */
   rawBytes(data: Uint8Array): void {
     expect(this.bitLength % 8, "raw bytes start at a byte boundary").toBe(0);
-    for (const byte of data) this.bytes.push(byte);
-    this.bitLength += data.length * 8;
-  }
-
-  toBuffer(): Buffer {
-    return Buffer.from(this.bytes);
-  }
-
-  private bit(value: number): void {
-    const index = this.bitLength >>> 3;
-    if (index === this.bytes.length) this.bytes.push(0);
-    this.bytes[index]! |= value << (this.bitLength & 7);
-    this.bitLength++;
+    for (const byte of data) this.bits(byte, 8);
   }
 }
 
@@ -250,7 +226,7 @@ function splitAt(blob: Buffer, ends: number[]): Buffer[] {
 }
 
 /**
- * A stored block of 0x7f80 bytes of 0x80, after a block that ends with at
+ * Builds a stored block of 0x7f80 bytes of 0x80, after a block that ends with at
  * least 3 bits left in its last byte. The stored header sits in those bits,
  * and its length field 80 7f 7f 80 followed by 0x80 reads, one byte later, as
  * another valid stored header of length 0x7f7f whose data ends at the same
