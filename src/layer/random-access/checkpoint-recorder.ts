@@ -32,6 +32,10 @@ export class CheckpointRecorder {
     return this.uncompressedOffset;
   }
 
+  get lastCheckpointOffset(): number {
+    return this.checkpoints.at(-1)?.uncompressedOffset ?? 0;
+  }
+
   /** Records the checkpoint at a member's first block, which starts at a byte boundary. */
   startMember(compressedOffset: number): void {
     this.closeInterval();

@@ -25,7 +25,7 @@ import {
  */
 class EventCollector implements GzipPassEvents {
   uncompressedSize = 0;
-  private lastCheckpointOffset = 0;
+  lastCheckpointOffset = 0;
   private pending: PassEvent[] = [];
 
   constructor(private readonly spacing: number) {}

@@ -48,6 +48,8 @@ export interface GzipPassSettings {
 export interface GzipPassEvents {
   /** Bytes of uncompressed output so far. */
   readonly uncompressedSize: number;
+  /** Uncompressed offset of the last checkpoint recorded, a member start included. */
+  readonly lastCheckpointOffset: number;
   startMember(compressedOffset: number): void;
   addOutput(chunk: Buffer): void;
   /** Called at every block boundary; it records a checkpoint when one is due. */
@@ -58,7 +60,7 @@ export interface GzipPassEvents {
 /** Uncompressed bytes the pass collects before it passes them on. */
 const OUTPUT_BATCH_SIZE = 256 * 1024;
 /**
- * Smallest input chunk for NativeBlockInflater. It sees a block boundary
+ * Smallest input chunk for NativeBlockInflater. It detects a block boundary
  * only where inflate() stops with input left, so with tiny chunks it would
  * miss most of them.
  */
@@ -143,9 +145,6 @@ export async function* inflateGzipChunks(
 
 /** The inflating part of one indexing pass. */
 class GzipPass {
-  /** Uncompressed offset of the last checkpoint, by CheckpointRecorder's spacing rule. */
-  private lastCheckpointOffset = 0;
-
   constructor(
     private readonly settings: GzipPassSettings,
     private readonly events: GzipPassEvents,
@@ -154,7 +153,6 @@ class GzipPass {
   /** Inflates one member's deflate data, leaving the reader at its trailer. */
   async *inflateMember(reader: ByteReader): AsyncGenerator<Buffer> {
     const inflater = createBlockInflater(this.settings.inflater, this.settings.outputBufferSize);
-    this.lastCheckpointOffset = this.events.uncompressedSize;
     try {
       const minInput = this.settings.inflater === "native" ? NATIVE_MIN_INPUT : 1;
       for (;;) {
@@ -178,22 +176,15 @@ class GzipPass {
   private *inflateChunk(inflater: BlockInflater, chunkOffset: number, chunk: Buffer) {
     const takePartial = !this.settings.wholeOutputBuffers;
     for (;;) {
-      const bytesUntilDue = this.lastCheckpointOffset + this.settings.spacing - this.events.uncompressedSize;
+      const bytesUntilDue = this.events.lastCheckpointOffset + this.settings.spacing - this.events.uncompressedSize;
       const step = this.stepOrThrow(inflater, chunkOffset + chunk.length, bytesUntilDue);
       this.events.addOutput(inflater.lastStepOutput());
       if (step.streamEnd) return true;
       if (inflater.pendingOutputBytes >= OUTPUT_BATCH_SIZE) yield* inflater.takeOutput(takePartial);
 
-      if (step.boundaryBitOffset !== undefined) this.atBlockBoundary(chunkOffset * 8 + step.boundaryBitOffset);
+      if (step.boundaryBitOffset !== undefined) this.events.atBlockBoundary(chunkOffset * 8 + step.boundaryBitOffset);
       else if (inflater.availableInput === 0 && inflater.lastStepOutput().length === 0) return false;
     }
-  }
-
-  private atBlockBoundary(compressedBitOffset: number): void {
-    if (this.events.uncompressedSize - this.lastCheckpointOffset >= this.settings.spacing) {
-      this.lastCheckpointOffset = this.events.uncompressedSize;
-    }
-    this.events.atBlockBoundary(compressedBitOffset);
   }
 
   private stepOrThrow(inflater: BlockInflater, chunkEnd: number, bytesUntilDue: number) {
