@@ -11,7 +11,11 @@ import {
   type Compression,
 } from "./compression.js";
 import { endWritable, IndexingSink } from "./indexing-sink.js";
-import { createIndexingDecompressor, type RandomAccessIndex } from "./random-access/index.js";
+import {
+  createIndexingDecompressor,
+  type IndexingDecompressor,
+  type RandomAccessIndex,
+} from "./random-access/index.js";
 import { invalidLayerError } from "./layer-errors.js";
 import { LayerIndexBuilder } from "./layer-index-builder.js";
 import { LAYER_INDEX_VERSION, type TarLayerIndex } from "./layer-index.js";
@@ -63,45 +67,46 @@ export async function indexLayer(
   const { head, stream } = await peekStreamHead(compressed, COMPRESSION_MAGIC_LENGTH);
   const compression = detectCompression(head);
 
-  const builder = new LayerIndexBuilder();
-  const scanner = new TarScanner((member) => builder.add(member), options.digest, limits);
-  const sink = new IndexingSink(
-    scanner,
-    options.digest,
-    limits.maxUncompressedSize,
-    options.writeUncompressed,
-  );
-  const { compressedSize, onWorkerThread } = await runPipeline(stream, compression, sink, options);
-
-  const index: TarLayerIndex = {
-    version: LAYER_INDEX_VERSION,
-    digest: options.digest,
-    diffId: sink.diffId(),
-    compression,
-    compressedSize,
-    uncompressedSize: sink.uncompressedSize,
-    ...builder.build(),
-  };
-  logPass(index, started, onWorkerThread);
-  return index;
-}
-
-/**
- * Runs source, decompressor and sink. Returns the compressed byte count and
- * whether the decompression ran on a worker thread.
- */
-async function runPipeline(
-  source: Readable,
-  compression: Compression,
-  sink: IndexingSink,
-  options: IndexLayerOptions,
-): Promise<{ compressedSize: number; onWorkerThread: boolean }> {
   const indexing = options.onRandomAccessIndex
     ? createIndexingDecompressor(compression, {
         streamName: `layer ${options.digest}`,
         expectedSize: options.expectedCompressedSize,
       })
     : undefined;
+  const builder = new LayerIndexBuilder();
+  const scanner = new TarScanner((member) => builder.add(member), options.digest, limits);
+  const sink = new IndexingSink(scanner, {
+    digest: options.digest,
+    maxUncompressedSize: limits.maxUncompressedSize,
+    copy: options.writeUncompressed,
+    hash: indexing?.outputDigest === undefined,
+  });
+  const { compressedSize } = await runPipeline(stream, compression, sink, indexing, options);
+
+  const index: TarLayerIndex = {
+    version: LAYER_INDEX_VERSION,
+    digest: options.digest,
+    diffId: indexing?.outputDigest?.() ?? sink.diffId(),
+    compression,
+    compressedSize,
+    uncompressedSize: sink.uncompressedSize,
+    ...builder.build(),
+  };
+  logPass(index, started, indexing?.onWorkerThread ?? false);
+  return index;
+}
+
+/**
+ * Runs source, decompressor and sink: the indexing decompressor when there
+ * is one, else a plain one. Returns the compressed byte count.
+ */
+async function runPipeline(
+  source: Readable,
+  compression: Compression,
+  sink: IndexingSink,
+  indexing: IndexingDecompressor | undefined,
+  options: IndexLayerOptions,
+): Promise<{ compressedSize: number }> {
   const decompressor = indexing?.stream ?? createDecompressor(compression);
   // pipeline destroys every stream with the first error, so the stream that
   // emits "error" first is the one that failed.
@@ -130,7 +135,7 @@ async function runPipeline(
   } finally {
     copy?.off("error", failOnCopyError);
   }
-  return { compressedSize, onWorkerThread: indexing?.onWorkerThread ?? false };
+  return { compressedSize };
 }
 
 function decompressionError(digest: string, compression: Compression, error: unknown): unknown {

@@ -1,26 +1,42 @@
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { Writable } from "node:stream";
 
 import { invalidLayerError } from "./layer-errors.js";
 import type { TarScanner } from "./tar-scanner.js";
 
+export interface IndexingSinkOptions {
+  /** Digest of the layer blob, for error messages. */
+  digest: string;
+  /** Bytes of uncompressed tar after which the pass fails. */
+  maxUncompressedSize: number;
+  /** Receives a copy of the uncompressed tar. */
+  copy?: Writable | undefined;
+  /** Whether to hash the tar for the diff ID; false when the decompressor already does. */
+  hash: boolean;
+}
+
 /**
  * The end of the layer pipeline. It hashes the uncompressed tar for the diff
- * ID, counts it against the size limit and feeds it to the tar scanner. It
- * also copies it to an optional writable and waits for that writable to
- * drain, so memory stays bounded.
+ * ID, unless the decompressor does, counts it against the size limit and
+ * feeds it to the tar scanner. It also copies it to an optional writable and
+ * waits for that writable to drain, so memory stays bounded.
  */
 export class IndexingSink extends Writable {
-  private readonly hash = createHash("sha256");
+  private readonly hash: Hash | undefined;
+  private readonly digest: string;
+  private readonly maxUncompressedSize: number;
+  private readonly copy: Writable | undefined;
   private size = 0;
 
   constructor(
     private readonly scanner: TarScanner,
-    private readonly digest: string,
-    private readonly maxUncompressedSize: number,
-    private readonly copy: Writable | undefined,
+    options: IndexingSinkOptions,
   ) {
     super();
+    this.digest = options.digest;
+    this.maxUncompressedSize = options.maxUncompressedSize;
+    this.copy = options.copy;
+    this.hash = options.hash ? createHash("sha256") : undefined;
   }
 
   /** Bytes of the uncompressed stream so far. */
@@ -28,8 +44,12 @@ export class IndexingSink extends Writable {
     return this.size;
   }
 
-  /** Returns the diff ID (`sha256:<hex>`); call it once, after the stream finished. */
+  /**
+   * Returns the diff ID (`sha256:<hex>`); call it once, after the stream
+   * finished. Throws for a sink made with `hash: false`.
+   */
   diffId(): string {
+    if (!this.hash) throw new Error(`layer ${this.digest}: diffId() called on a sink made with hash: false`);
     return `sha256:${this.hash.digest("hex")}`;
   }
 
@@ -64,7 +84,7 @@ export class IndexingSink extends Writable {
       const problem = `uncompressed size exceeds the maxUncompressedSize limit of ${limit} bytes`;
       throw invalidLayerError(this.digest, problem);
     }
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     this.scanner.write(chunk);
   }
 }

@@ -43,7 +43,7 @@ export interface BoundaryProbe {
 export function findBlockStart(probe: BoundaryProbe): number | undefined {
   const matches: number[] = [];
   // One byte more than the probe, so output that goes on past it shows.
-  const output = Buffer.allocUnsafe(probe.output.length + 1);
+  const output = candidateOutput(probe.output.length + 1);
   // One inflater, reset between the starts, because each new one copies the window and allocates zlib's state.
   const inflater = new NativeRawInflate(probe.window);
   try {
@@ -62,6 +62,19 @@ export function findBlockStart(probe: BoundaryProbe): number | undefined {
     (header) => header !== undefined && header.final === first?.final && header.lengthByte === first.lengthByte,
   );
   return alike ? matches[0] : undefined;
+}
+
+/**
+ * The buffer for a candidate's output, reused by every search on this
+ * thread: the search is synchronous, and one buffer per boundary would be
+ * garbage that the heap collects only later.
+ */
+let candidateBuffer: Buffer | undefined;
+
+function candidateOutput(length: number): Buffer {
+  if (length > BLOCK_START_PROBE_BYTES + 1) return Buffer.allocUnsafe(length);
+  candidateBuffer ??= Buffer.allocUnsafeSlow(BLOCK_START_PROBE_BYTES + 1);
+  return candidateBuffer.subarray(0, length);
 }
 
 /** Reads the block header at `bitOffset` as a stored block's, or returns undefined for another block type. */

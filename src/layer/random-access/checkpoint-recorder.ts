@@ -12,12 +12,14 @@ import { corruptDataError } from "./random-access-errors.js";
 
 /**
  * Builds a GzipCheckpointIndex from the events of one pass: member starts,
- * uncompressed output and block boundaries. It keeps the member's CRC-32 and
- * its last 32 KiB, and checks each member against its trailer.
+ * uncompressed output and block boundaries. It keeps the member's CRC-32,
+ * and its last 32 KiB once the next checkpoint is near enough to need them,
+ * and checks each member against its trailer. With `copyOutput`, those last
+ * bytes are copied, so the output buffers can be transferred once passed on.
  */
 export class CheckpointRecorder {
   private readonly checkpoints: GzipCheckpoint[] = [];
-  private readonly tail = new OutputTail(DEFLATE_WINDOW_SIZE);
+  private readonly tail: OutputTail;
   private uncompressedOffset = 0;
   private memberStartOffset = 0;
   private memberCrc = 0;
@@ -25,7 +27,10 @@ export class CheckpointRecorder {
   constructor(
     private readonly spacing: number,
     private readonly streamName: string,
-  ) {}
+    options: { copyOutput?: boolean } = {},
+  ) {
+    this.tail = new OutputTail(DEFLATE_WINDOW_SIZE, options.copyOutput ?? false);
+  }
 
   /** Bytes of uncompressed output so far. */
   get uncompressedSize(): number {
@@ -48,7 +53,12 @@ export class CheckpointRecorder {
   addOutput(chunk: Buffer): void {
     if (chunk.length === 0) return;
     this.memberCrc = crc32(chunk, this.memberCrc);
-    this.tail.add(chunk);
+    // The next checkpoint comes at least `spacing` bytes after the last one,
+    // so its window lies after this point. Earlier bytes are not kept, and
+    // the tail drops the chunks it has from before the last checkpoint.
+    const windowsStart = this.lastCheckpointOffset + this.spacing - DEFLATE_WINDOW_SIZE;
+    if (this.uncompressedOffset + chunk.length > windowsStart) this.tail.add(chunk);
+    else this.tail.clear();
     this.uncompressedOffset += chunk.length;
   }
 

@@ -1,65 +1,26 @@
-// The worker thread of WorkerGzipIndexer: it inflates the compressed bytes
-// that the main thread posts, with inflateGzipChunks, and posts back the
-// uncompressed bytes and the pass events. The main thread computes the
-// CRC-32s, keeps the windows and builds the index. The input buffers go back
-// to the main thread for reuse once the pass no longer reads them. See
-// worker-protocol.ts.
-import { parentPort, workerData, type MessagePort } from "node:worker_threads";
+// The entry of an index worker thread, which index-worker-pool.ts starts. It runs
+// whole gzip passes: for each StartPassMessage it inflates the compressed
+// bytes that arrive on the pass's port, records the checkpoints with a
+// CheckpointRecorder, which also checks every member's CRC-32, hashes the
+// output, and posts the uncompressed bytes back. Passes share the thread and
+// take turns between messages. The input buffers go back to the main thread
+// for reuse once the pass no longer reads them. See worker-protocol.ts.
+import { createHash } from "node:crypto";
+import { parentPort, type MessagePort } from "node:worker_threads";
 
-import type { GzipTrailer } from "./gzip-member.js";
-import { inflateGzipChunks, type GzipPassEvents } from "./gzip-indexer.js";
+import { CheckpointRecorder } from "./checkpoint-recorder.js";
+import { inflateGzipChunks } from "./gzip-indexer.js";
 import {
   recordError,
   type FromWorkerMessage,
-  type PassEvent,
-  type PassEventBody,
+  type StartPassMessage,
   type ToWorkerMessage,
   type WorkerMessageBody,
   type WorkerPassData,
 } from "./worker-protocol.js";
 
-/**
- * Collects the pass events to post. It passes on the block boundaries where
- * CheckpointRecorder records a checkpoint, by the same spacing rule, and
- * only counts the output.
- */
-class EventCollector implements GzipPassEvents {
-  uncompressedSize = 0;
-  lastCheckpointOffset = 0;
-  private pending: PassEvent[] = [];
-
-  constructor(private readonly spacing: number) {}
-
-  startMember(compressedOffset: number): void {
-    this.lastCheckpointOffset = this.uncompressedSize;
-    this.add({ type: "startMember", compressedOffset });
-  }
-
-  addOutput(chunk: Buffer): void {
-    this.uncompressedSize += chunk.length;
-  }
-
-  atBlockBoundary(compressedBitOffset: number): void {
-    if (this.uncompressedSize - this.lastCheckpointOffset < this.spacing) return;
-    this.lastCheckpointOffset = this.uncompressedSize;
-    this.add({ type: "blockBoundary", compressedBitOffset });
-  }
-
-  endMember(trailer: GzipTrailer, trailerOffset: number): void {
-    this.add({ type: "endMember", trailer, trailerOffset });
-  }
-
-  /** Returns the events since the last call. */
-  take(): PassEvent[] {
-    const events = this.pending;
-    this.pending = [];
-    return events;
-  }
-
-  private add(event: PassEventBody): void {
-    this.pending.push({ ...event, uncompressedOffset: this.uncompressedSize });
-  }
-}
+/** Thrown inside a pass whose port the main thread closed; nothing is posted for it. */
+class PassClosed extends Error {}
 
 /** The worker's side of one pass: its input queue, output credit and messages. */
 class WorkerPass {
@@ -69,49 +30,57 @@ class WorkerPass {
   /** Input buffers that the pass no longer reads, transferred back with the next message. */
   private released: ArrayBuffer[] = [];
   private inputEnded = false;
-  private wakeInput: (() => void) | undefined;
+  private closed = false;
+  private wake: (() => void) | undefined;
   private unreportedInputs = 0;
   private outputsInFlight = 0;
-  private wakeOutput: (() => void) | undefined;
-  private readonly events: EventCollector;
 
   constructor(
     private readonly port: MessagePort,
     private readonly data: WorkerPassData,
   ) {
-    this.events = new EventCollector(data.settings.spacing);
     port.on("message", (message: ToWorkerMessage) => this.receive(message));
+    port.once("close", () => {
+      this.closed = true;
+      this.chunks.length = 0;
+      this.wakeUp();
+    });
   }
 
   async run(): Promise<void> {
+    const { settings } = this.data;
+    const recorder = new CheckpointRecorder(settings.spacing, settings.streamName, { copyOutput: true });
+    const hash = createHash("sha256");
     try {
-      const pass = inflateGzipChunks(this.input(), this.data.settings, this.events);
+      const pass = inflateGzipChunks(this.input(), settings, recorder);
       for (;;) {
         const next = await pass.next();
         if (next.done) {
-          this.post({ type: "end", compressedSize: next.value });
+          const index = recorder.build(next.value);
+          this.post({ type: "end", index, outputDigest: `sha256:${hash.digest("hex")}` });
           return;
         }
+        hash.update(next.value);
         await this.acquireOutputCredit();
         const { buffer, length } = transferable(next.value);
         this.post({ type: "output", buffer, length }, [buffer]);
       }
     } catch (error) {
-      this.post({ type: "error", error: recordError(error) });
+      if (!(error instanceof PassClosed)) this.post({ type: "error", error: recordError(error) });
+    } finally {
+      this.port.close();
     }
   }
 
   private receive(message: ToWorkerMessage): void {
     if (message.type === "input") {
       this.chunks.push(new Uint8Array(message.buffer, 0, message.length));
-      this.wakeInput?.();
     } else if (message.type === "end") {
       this.inputEnded = true;
-      this.wakeInput?.();
     } else {
       this.outputsInFlight -= message.count;
-      this.wakeOutput?.();
     }
+    this.wakeUp();
   }
 
   /**
@@ -121,6 +90,7 @@ class WorkerPass {
    */
   private async *input(): AsyncGenerator<Uint8Array> {
     for (;;) {
+      if (this.closed) throw new PassClosed();
       const chunk = this.chunks.shift();
       if (chunk) {
         this.unreportedInputs++;
@@ -131,7 +101,7 @@ class WorkerPass {
         return;
       } else {
         if (this.unreportedInputs > 0) this.post({ type: "progress" });
-        await new Promise<void>((resolve) => (this.wakeInput = resolve));
+        await this.nextMessage();
       }
     }
   }
@@ -151,16 +121,28 @@ class WorkerPass {
 
   private async acquireOutputCredit(): Promise<void> {
     while (this.outputsInFlight >= this.data.maxOutputsInFlight) {
-      await new Promise<void>((resolve) => (this.wakeOutput = resolve));
+      if (this.closed) throw new PassClosed();
+      await this.nextMessage();
     }
+    if (this.closed) throw new PassClosed();
     this.outputsInFlight++;
   }
 
+  private nextMessage(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private wakeUp(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
   private post(body: WorkerMessageBody, transfer: ArrayBuffer[] = []): void {
-    const events = this.events.take();
+    if (this.closed) return;
     const released = this.released;
     this.released = [];
-    const message: FromWorkerMessage = { ...body, consumed: this.unreportedInputs, events, released };
+    const message: FromWorkerMessage = { ...body, consumed: this.unreportedInputs, released };
     this.unreportedInputs = 0;
     this.port.postMessage(message, [...transfer, ...released]);
   }
@@ -177,4 +159,6 @@ function transferable(chunk: Buffer): { buffer: ArrayBuffer; length: number } {
 }
 
 if (!parentPort) throw new Error("gzip-index-worker.js runs only as a worker thread");
-await new WorkerPass(parentPort, workerData as WorkerPassData).run();
+parentPort.on("message", (message: StartPassMessage) => {
+  void new WorkerPass(message.port, message.data).run();
+});

@@ -24,19 +24,16 @@ import { GzipCheckpointIndexer, type GzipIndexerOptions } from "./gzip-indexer.j
 import { readGzipRange } from "./gzip-range-reader.js";
 import { checkReadRange, expectFetchEnd } from "./range-checks.js";
 import type { RandomAccessIndex } from "./random-access-index.js";
-import { canStartIndexWorker, WorkerGzipIndexer } from "./worker-gzip-indexer.js";
+import { isIndexWorkerAvailable } from "./index-worker-pool.js";
+import { WorkerGzipIndexer } from "./worker-gzip-indexer.js";
 import { ZstdFrameIndexer } from "./zstd-indexer.js";
 import { readZstdRange } from "./zstd-range-reader.js";
 
 export type { FetchCompressed, ReadRangeOptions } from "./fetch-compressed.js";
 export type { GzipIndexerOptions, IndexerOptions } from "./gzip-indexer.js";
 export { GzipCheckpointIndexer } from "./gzip-indexer.js";
-export {
-  canStartIndexWorker,
-  isIndexWorkerAvailable,
-  MAX_INDEX_WORKERS,
-  WorkerGzipIndexer,
-} from "./worker-gzip-indexer.js";
+export { isIndexWorkerAvailable, MAX_INDEX_WORKERS, runningIndexWorkers } from "./index-worker-pool.js";
+export { WorkerGzipIndexer } from "./worker-gzip-indexer.js";
 export { ZstdFrameIndexer } from "./zstd-indexer.js";
 export { readGzipRange } from "./gzip-range-reader.js";
 export { readZstdRange } from "./zstd-range-reader.js";
@@ -54,13 +51,19 @@ export interface IndexingDecompressor {
   index(): RandomAccessIndex;
   /** True when the decompression runs on a worker thread. */
   onWorkerThread: boolean;
+  /**
+   * Returns the `sha256:<hex>` of the uncompressed output once `stream` has
+   * ended, when the decompressor computes it (on a worker thread), so the
+   * caller need not hash the output again. Absent otherwise.
+   */
+  outputDigest?: () => string;
 }
 
 export interface IndexingDecompressorOptions extends GzipIndexerOptions {
   /**
-   * Whether a gzip pass may run on a worker thread (default true). It runs on
+   * Whether a gzip pass may run on an index worker (default true). It runs on
    * the calling thread when this is false, when expectedSize is below
-   * MIN_WORKER_BLOB_SIZE or when canStartIndexWorker() returns false.
+   * MIN_WORKER_BLOB_SIZE or when isIndexWorkerAvailable() returns false.
    */
   useWorker?: boolean;
   /** Compressed size of the blob, when known. */
@@ -68,7 +71,7 @@ export interface IndexingDecompressorOptions extends GzipIndexerOptions {
 }
 
 /**
- * Smallest gzip blob indexed on a worker thread. Each worker starts with a
+ * Smallest gzip blob indexed on a worker thread. A new worker starts with a
  * cold JIT. On a loaded 2-core machine, a 15 MiB blob took 0.44 s on a new
  * worker and 0.33 s inline once pako's code was optimized. Only larger
  * blobs gain from inflating beside the main thread.
@@ -91,12 +94,14 @@ export function createIndexingDecompressor(
   switch (compression) {
     case "gzip": {
       const largeEnough = expectedSize === undefined || expectedSize >= MIN_WORKER_BLOB_SIZE;
-      const onWorkerThread = useWorker && largeEnough && canStartIndexWorker();
-      const indexer = onWorkerThread
-        ? new WorkerGzipIndexer(indexerOptions)
-        : new GzipCheckpointIndexer(indexerOptions);
+      if (useWorker && largeEnough && isIndexWorkerAvailable()) {
+        const indexer = new WorkerGzipIndexer(indexerOptions);
+        const index = (): RandomAccessIndex => ({ kind: "gzip", ...indexer.index() });
+        return { stream: indexer.stream, index, onWorkerThread: true, outputDigest: () => indexer.outputDigest() };
+      }
+      const indexer = new GzipCheckpointIndexer(indexerOptions);
       const index = (): RandomAccessIndex => ({ kind: "gzip", ...indexer.index() });
-      return { stream: indexer.stream, index, onWorkerThread };
+      return { stream: indexer.stream, index, onWorkerThread: false };
     }
     case "zstd": {
       const indexer = new ZstdFrameIndexer(indexerOptions);

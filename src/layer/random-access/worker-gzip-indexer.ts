@@ -1,30 +1,20 @@
-import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { Duplex } from "node:stream";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 
 import { RegdavError } from "../../errors.js";
-import { CheckpointRecorder } from "./checkpoint-recorder.js";
 import type { GzipCheckpointIndex } from "./gzip-checkpoint-index.js";
 import {
   resolveGzipPassSettings,
   unfinishedIndexError,
   type GzipIndexerOptions,
 } from "./gzip-indexer.js";
+import { leaseIndexWorker, type WorkerLease } from "./index-worker-pool.js";
 import {
   errorFromRecord,
   type FromWorkerMessage,
-  type PassEvent,
   type ToWorkerMessage,
   type WorkerPassData,
 } from "./worker-protocol.js";
-
-/**
- * The compiled worker entry. It exists only in dist/, so code that runs
- * from the TypeScript sources (the unit tests) indexes on the main thread.
- */
-const WORKER_URL = new URL("./gzip-index-worker.js", import.meta.url);
 
 /**
  * Compressed bytes per input message. The worker releases a batch for reuse
@@ -35,54 +25,33 @@ const WORKER_URL = new URL("./gzip-index-worker.js", import.meta.url);
 export const INPUT_BATCH_SIZE = 512 * 1024;
 /** Input messages posted and not yet taken by the worker, before writes wait. */
 const MAX_INPUTS_IN_FLIGHT = 4;
-/** Bytes of each output buffer, which the worker transfers when it is full. */
-const OUTPUT_BUFFER_SIZE = 1024 * 1024;
+/**
+ * Bytes of each output buffer, which the worker transfers when it is full.
+ * With 1 MiB, the peak RSS of listing the bench's 5-layer image was about
+ * 10 MiB higher, at the same speed.
+ */
+const OUTPUT_BUFFER_SIZE = 256 * 1024;
 /** Output messages the worker may send before the main thread passes one on. */
 const MAX_OUTPUTS_IN_FLIGHT = 4;
 
 /**
- * Indexing workers that may run at once: one per CPU but one, which stays
- * for the main thread's hashing, tar scan and requests, and at most two,
- * because each worker keeps its own V8 heap. On the bench's 2-core machine
- * a second worker raised the peak RSS of indexing a 5-layer image from
- * 187 MiB to 230 MiB; further passes run inline.
- */
-export const MAX_INDEX_WORKERS = Math.max(1, Math.min(2, availableParallelism() - 1));
-
-let workerEntryExists: boolean | undefined;
-let runningWorkers = 0;
-
-/** Returns true when the compiled worker entry exists, so WorkerGzipIndexer can run. */
-export function isIndexWorkerAvailable(): boolean {
-  workerEntryExists ??= existsSync(fileURLToPath(WORKER_URL));
-  return workerEntryExists;
-}
-
-/** Returns true when the worker entry exists and fewer than MAX_INDEX_WORKERS workers run. */
-export function canStartIndexWorker(): boolean {
-  return isIndexWorkerAvailable() && runningWorkers < MAX_INDEX_WORKERS;
-}
-
-/**
- * The pass of GzipCheckpointIndexer, with its inflater on a worker thread:
- * the same stream, output, index and errors. The main thread copies the
- * compressed bytes into batches for the worker, and replays the events
- * that the worker reports into a CheckpointRecorder, which computes the
- * CRC-32s and keeps the windows. The uncompressed buffers come back
- * transferred, not copied, and so do the batches once the worker no longer
- * reads them, to be filled again. Without that reuse, each batch would stay
- * allocated until the worker's next garbage collection. At most MAX_INPUTS_IN_FLIGHT
- * input and MAX_OUTPUTS_IN_FLIGHT output messages are queued, so memory
- * stays bounded when either side is slow.
+ * The pass of GzipCheckpointIndexer on an index worker (index-worker-pool.ts):
+ * the same stream, output, index and errors. The worker inflates, records
+ * the checkpoints, checks the CRC-32s and hashes the output, so the main
+ * thread only copies the compressed bytes into batches and passes the
+ * output on. The uncompressed buffers come back transferred, not copied,
+ * and so do the batches once the worker no longer reads them, to be filled
+ * again. Without that reuse, each batch would stay allocated until the
+ * worker's next garbage collection. At most MAX_INPUTS_IN_FLIGHT input and
+ * MAX_OUTPUTS_IN_FLIGHT output messages are queued, so memory stays bounded
+ * when either side is slow.
  *
- * The worker is terminated when the stream ends, fails or is destroyed.
+ * The pass leaves its worker when the stream ends, fails or is destroyed.
  * Throws RangeError for an invalid spacing, like GzipCheckpointIndexer.
  */
 export class WorkerGzipIndexer {
   readonly stream: Duplex;
-  /** Resolves once the worker thread has exited, whichever way the pass ended. */
-  readonly exited: Promise<void>;
-  private result: GzipCheckpointIndex | undefined;
+  private result: { index: GzipCheckpointIndex; outputDigest: string } | undefined;
   private readonly streamName: string;
   private readonly passStream: WorkerPassStream;
 
@@ -92,20 +61,19 @@ export class WorkerGzipIndexer {
       wholeOutputBuffers: true,
     });
     this.streamName = settings.streamName;
-    const workerData: WorkerPassData = { settings, maxOutputsInFlight: MAX_OUTPUTS_IN_FLIGHT };
-    const worker = new Worker(WORKER_URL, { workerData });
-    runningWorkers++;
-    this.exited = new Promise((resolve) => {
-      worker.once("exit", () => {
-        runningWorkers--;
-        resolve();
-      });
-    });
-    const recorder = new CheckpointRecorder(settings.spacing, settings.streamName);
-    this.passStream = new WorkerPassStream(worker, recorder, settings.streamName, (index) => {
-      this.result = index;
+    const data: WorkerPassData = { settings, maxOutputsInFlight: MAX_OUTPUTS_IN_FLIGHT };
+    this.passStream = new WorkerPassStream(data, (index, outputDigest) => {
+      this.result = { index, outputDigest };
     });
     this.stream = this.passStream;
+  }
+
+  /**
+   * Resolves once the pass has left its worker, whichever way it ended, and
+   * that worker has exited when no other pass used it.
+   */
+  get left(): Promise<void> {
+    return this.passStream.left;
   }
 
   /** Input batches allocated so far; the others were reused after the worker released them. */
@@ -121,11 +89,17 @@ export class WorkerGzipIndexer {
   /** Returns the finished index. Throws when the stream has not ended successfully. */
   index(): GzipCheckpointIndex {
     if (!this.result) throw unfinishedIndexError(this.streamName);
-    return this.result;
+    return this.result.index;
+  }
+
+  /** Returns the `sha256:<hex>` of the whole output. Throws when the stream has not ended successfully. */
+  outputDigest(): string {
+    if (!this.result) throw unfinishedIndexError(this.streamName);
+    return this.result.outputDigest;
   }
 }
 
-/** The Duplex side of the worker: compressed bytes in, uncompressed bytes out. */
+/** The Duplex side of a pass on a worker: compressed bytes in, uncompressed bytes out. */
 class WorkerPassStream extends Duplex {
   allocatedBatches = 0;
   postedBatches = 0;
@@ -137,24 +111,25 @@ class WorkerPassStream extends Duplex {
   private waitingWrite: (() => void) | undefined;
   private unacknowledgedOutputs = 0;
   private finalCallback: ((error?: Error | null) => void) | undefined;
-  private finished = false;
-  /** Events not yet replayed because the output has not reached them. */
-  private readonly events: PassEvent[] = [];
-  /** Uncompressed bytes replayed into the recorder. */
-  private replayed = 0;
+  private readonly streamName: string;
+  private readonly lease: WorkerLease;
+  private readonly port: MessagePort;
+  private leftWorker = false;
+  private resolveLeft!: () => void;
+  /** See WorkerGzipIndexer.left. */
+  readonly left = new Promise<void>((resolve) => (this.resolveLeft = resolve));
 
   constructor(
-    private readonly worker: Worker,
-    private readonly recorder: CheckpointRecorder,
-    private readonly streamName: string,
-    private readonly onIndex: (index: GzipCheckpointIndex) => void,
+    data: WorkerPassData,
+    private readonly onEnd: (index: GzipCheckpointIndex, outputDigest: string) => void,
   ) {
     super();
-    worker.on("message", (message: FromWorkerMessage) => this.receive(message));
-    worker.on("error", (error) => this.destroy(this.workerFailure(error.message, error)));
-    worker.on("exit", (code) => {
-      if (this.finished || this.destroyed) return;
-      this.destroy(this.workerFailure(`it exited with code ${code} before the pass ended`));
+    this.streamName = data.settings.streamName;
+    this.lease = leaseIndexWorker(data, (reason, cause) => this.destroy(this.workerFailure(reason, cause)));
+    this.port = this.lease.port;
+    this.port.on("message", (message: FromWorkerMessage) => this.receive(message));
+    this.port.once("close", () => {
+      if (!this.leftWorker) this.destroy(this.workerFailure("the pass's channel closed before the pass ended"));
     });
   }
 
@@ -183,10 +158,8 @@ class WorkerPassStream extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.worker.terminate().then(
-      () => callback(error),
-      () => callback(error),
-    );
+    this.leave();
+    callback(error);
   }
 
   private receive(message: FromWorkerMessage): void {
@@ -194,8 +167,6 @@ class WorkerPassStream extends Duplex {
     try {
       this.inputsInFlight -= message.consumed;
       this.freeBatches.push(...message.released);
-      this.events.push(...message.events);
-      this.replayDueEvents();
       this.handle(message);
     } catch (error) {
       this.destroy(error as Error);
@@ -210,44 +181,26 @@ class WorkerPassStream extends Duplex {
         break;
       case "output": {
         const chunk = Buffer.from(message.buffer, 0, message.length);
-        this.replayOutput(chunk);
         if (this.push(chunk)) this.send({ type: "read", count: 1 });
         else this.unacknowledgedOutputs++;
         break;
       }
       case "end":
-        this.finished = true;
-        this.onIndex(this.recorder.build(message.compressedSize));
+        this.onEnd(withBufferWindows(message.index), message.outputDigest);
+        this.leave();
         this.push(null);
         this.finalCallback?.();
-        void this.worker.terminate();
         break;
       case "error":
         throw errorFromRecord(message.error);
     }
   }
 
-  /** Passes output to the recorder, stopping at each queued event's offset to replay it. */
-  private replayOutput(chunk: Buffer): void {
-    let start = 0;
-    while (start < chunk.length) {
-      const next = this.events[0];
-      const end = next ? Math.min(chunk.length, start + next.uncompressedOffset - this.replayed) : chunk.length;
-      this.recorder.addOutput(chunk.subarray(start, end));
-      this.replayed += end - start;
-      start = end;
-      this.replayDueEvents();
-    }
-  }
-
-  /** Replays the queued events that happened at or before the output replayed so far. */
-  private replayDueEvents(): void {
-    while (this.events.length > 0 && this.events[0]!.uncompressedOffset <= this.replayed) {
-      const event = this.events.shift()!;
-      if (event.type === "startMember") this.recorder.startMember(event.compressedOffset);
-      else if (event.type === "blockBoundary") this.recorder.atBlockBoundary(event.compressedBitOffset);
-      else this.recorder.endMember(event.trailer, event.trailerOffset);
-    }
+  /** Releases the worker lease once; the pass on the worker stops if it still runs. */
+  private leave(): void {
+    if (this.leftWorker) return;
+    this.leftWorker = true;
+    void this.lease.release().then(this.resolveLeft, this.resolveLeft);
   }
 
   private postBatch(): void {
@@ -275,11 +228,20 @@ class WorkerPassStream extends Duplex {
   }
 
   private send(message: ToWorkerMessage, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
+    this.port.postMessage(message, transfer);
   }
 
   private workerFailure(reason: string, cause?: unknown): RegdavError {
     const message = `${this.streamName}: the gzip indexing worker failed: ${reason}`;
     return new RegdavError("INTERNAL", message, cause === undefined ? undefined : { cause });
   }
+}
+
+/** Turns the windows of an index that came through postMessage back into Buffers. */
+function withBufferWindows(index: GzipCheckpointIndex): GzipCheckpointIndex {
+  const checkpoints = index.checkpoints.map((checkpoint) => {
+    const { buffer, byteOffset, byteLength } = checkpoint.window;
+    return { ...checkpoint, window: Buffer.from(buffer, byteOffset, byteLength) };
+  });
+  return { ...index, checkpoints };
 }

@@ -1,17 +1,29 @@
-// Messages between WorkerGzipIndexer and gzip-index-worker.ts. Every buffer
-// travels as a transferred ArrayBuffer with the length of its data.
+// Messages between WorkerGzipIndexer and gzip-index-worker.ts. An index
+// worker serves several passes at once, each over its own MessagePort, which
+// the main thread transfers to it in a StartPassMessage. Every buffer travels
+// as a transferred ArrayBuffer with the length of its data.
+import type { MessagePort } from "node:worker_threads";
+
 import type { ErrorCode } from "../../errors.js";
+import type { GzipCheckpointIndex } from "./gzip-checkpoint-index.js";
 import type { GzipPassSettings } from "./gzip-indexer.js";
-import type { GzipTrailer } from "./gzip-member.js";
 import { RandomAccessError } from "./random-access-errors.js";
 
-/** The workerData of one indexing worker. */
+/** The settings of one pass on an index worker. */
 export interface WorkerPassData {
   settings: GzipPassSettings;
   /** Output messages the worker may send before the main thread acknowledges one. */
   maxOutputsInFlight: number;
 }
 
+/** Posted to the worker itself: start a pass that talks over `port`. */
+export interface StartPassMessage {
+  type: "pass";
+  port: MessagePort;
+  data: WorkerPassData;
+}
+
+/** A message to a pass on the worker. When the main thread closes the port, the pass stops. */
 export type ToWorkerMessage =
   /** Compressed bytes [0, length) of `buffer`, the next part of the blob. */
   | { type: "input"; buffer: ArrayBuffer; length: number }
@@ -20,38 +32,31 @@ export type ToWorkerMessage =
   /** The main thread has passed on `count` more output messages. */
   | { type: "read"; count: number };
 
-/** The body of a message of the worker. FromWorkerMessage adds the fields that every message has. */
+/** The body of a message of a pass. FromWorkerMessage adds the fields that every message has. */
 export type WorkerMessageBody =
-  /** Only the common fields: the worker waits for input. */
+  /** Only the common fields: the pass waits for input. */
   | { type: "progress" }
   /** Uncompressed bytes [0, length) of `buffer`, the next part of the output. */
   | { type: "output"; buffer: ArrayBuffer; length: number }
-  /** The pass ended successfully, after `compressedSize` bytes. */
-  | { type: "end"; compressedSize: number }
+  /**
+   * The pass ended successfully. The index's windows arrive as Uint8Array,
+   * because structured cloning does not keep the Buffer class.
+   * `outputDigest` is the `sha256:<hex>` of all the output.
+   */
+  | { type: "end"; index: GzipCheckpointIndex; outputDigest: string }
   /** The pass failed. */
   | { type: "error"; error: WorkerErrorRecord };
 
 /**
- * A message of the worker. `consumed` counts the input messages it has taken
- * off its queue since its last message, and `events` lists the pass events
- * since then, which the main thread replays into a CheckpointRecorder.
- * `released` returns, transferred, the input buffers that the pass no longer
- * reads, so the main thread can fill them again.
+ * A message of a pass. `consumed` counts the input messages it has taken off
+ * its queue since its last message. `released` returns, transferred, the
+ * input buffers that the pass no longer reads, so the main thread can fill
+ * them again.
  */
 export type FromWorkerMessage = WorkerMessageBody & {
   consumed: number;
-  events: PassEvent[];
   released: ArrayBuffer[];
 };
-
-/** A call of GzipPassEvents other than addOutput. */
-export type PassEventBody =
-  | { type: "startMember"; compressedOffset: number }
-  | { type: "blockBoundary"; compressedBitOffset: number }
-  | { type: "endMember"; trailer: GzipTrailer; trailerOffset: number };
-
-/** A pass event with the uncompressed output size when it happened. */
-export type PassEvent = PassEventBody & { uncompressedOffset: number };
 
 /**
  * A thrown error as plain data. A RandomAccessError keeps its code and

@@ -147,16 +147,42 @@ describe("gzip pass on a worker thread", () => {
     await closed;
   });
 
-  it("runs inline while all workers are busy", async () => {
-    const running = Array.from({ length: dist.MAX_INDEX_WORKERS }, () => workerIndexer());
-    expect(dist.canStartIndexWorker()).toBe(false);
-    const overflow = dist.createIndexingDecompressor("gzip");
-    expect(overflow.onWorkerThread).toBe(false);
-    overflow.stream.destroy();
+  it("shares the workers between passes", async () => {
+    const count = dist.MAX_INDEX_WORKERS + 2;
+    const blobs = Array.from({ length: count }, (_, i) => gzipSync(layerLikeData(2_000_000, 70 + i)));
+    const indexers = blobs.map(() => workerIndexer());
+    const started = dist.runningIndexWorkers();
+    expect(started, "workers for the passes").toBeGreaterThanOrEqual(1);
+    expect(started, "workers for the passes").toBeLessThanOrEqual(dist.MAX_INDEX_WORKERS);
 
-    for (const indexer of running) indexer.stream.destroy();
-    await Promise.all(running.map((indexer) => indexer.exited));
-    expect(dist.canStartIndexWorker()).toBe(true);
+    const results = await Promise.all(indexers.map((indexer, i) => runPass(indexer, blobs[i]!, 100_000)));
+    for (const [i, result] of results.entries()) {
+      const inline = await runPass(inlineIndexer(), blobs[i]!);
+      expect(result.output.equals(inline.output), `output of pass ${i}`).toBe(true);
+      expect(result.serializedIndex.equals(inline.serializedIndex), `index of pass ${i}`).toBe(true);
+      expect(indexers[i]!.outputDigest(), `output digest of pass ${i}`).toBe(sha256(inline.output));
+    }
+    await Promise.all(indexers.map((indexer) => indexer.left));
+    expect(dist.runningIndexWorkers(), "workers after the last pass").toBe(0);
+  });
+
+  it("other passes outlive a destroyed pass", async () => {
+    const shared = gzipSync(layerLikeData(3_000_000, 80));
+    const stopped = workerIndexer();
+    const others = Array.from({ length: dist.MAX_INDEX_WORKERS }, () => workerIndexer());
+    const failed = new Promise((resolve) => stopped.stream.once("error", resolve));
+    stopped.stream.write(shared.subarray(0, 700_000));
+    const running = others.map((indexer) => runPass(indexer, shared, 50_000));
+    stopped.stream.destroy(new Error("the reader went away"));
+    expect(await failed).toMatchObject({ message: "the reader went away" });
+
+    const inline = await runPass(inlineIndexer(), shared);
+    for (const [i, result] of (await Promise.all(running)).entries()) {
+      expect(result.output.equals(inline.output), `output of pass ${i}`).toBe(true);
+      expect(result.serializedIndex.equals(inline.serializedIndex), `index of pass ${i}`).toBe(true);
+    }
+    await Promise.all([stopped, ...others].map((indexer) => indexer.left));
+    expect(dist.runningIndexWorkers()).toBe(0);
   });
 
   const data = layerLikeData(6_000_000, 51);
@@ -182,6 +208,9 @@ describe("gzip pass on a worker thread", () => {
         const sameIndex = worker.serializedIndex.equals(inline.serializedIndex);
         expect(sameIndex, `index, chunks of ${chunkSize}`).toBe(true);
       }
+      const withDigest = workerIndexer();
+      await runPass(withDigest, blob);
+      expect(withDigest.outputDigest(), "output digest").toBe(sha256(expected));
       expect(fromSource.serializedIndex.equals(inline.serializedIndex)).toBe(true);
     });
   }
@@ -199,7 +228,7 @@ describe("gzip pass on a worker thread", () => {
     });
     await pipeline(Readable.from(chunksOf(blob, 4096)), indexer.stream, slowSink);
     expect(Buffer.concat(chunks).equals(data)).toBe(true);
-    await indexer.exited;
+    await indexer.left;
   });
 
   it("reads headers that straddle input batches", async () => {
@@ -236,7 +265,7 @@ describe("gzip pass on a worker thread", () => {
     expect(output.equals(stored)).toBe(true);
     expect(indexer.postedInputBatches).toBeGreaterThanOrEqual(40);
     expect(indexer.allocatedInputBatches).toBeLessThanOrEqual(indexer.postedInputBatches / 4);
-    await indexer.exited;
+    await indexer.left;
   });
 
   const small = layerLikeData(400_000, 52);
@@ -276,7 +305,7 @@ describe("gzip pass on a worker thread", () => {
       expect(workerError.code).toBe(inlineError.code);
       expect(workerError.compressedOffset).toBe(inlineError.compressedOffset);
       expect(workerError.uncompressedOffset).toBe(inlineError.uncompressedOffset);
-      await indexer.exited;
+      await indexer.left;
     });
   }
 
@@ -288,15 +317,18 @@ describe("gzip pass on a worker thread", () => {
     indexer.stream.destroy(new Error("the reader went away"));
     expect(await failed).toMatchObject({ message: "the reader went away" });
     await closed;
-    await indexer.exited;
+    await indexer.left;
+    expect(dist.runningIndexWorkers()).toBe(0);
     expect(() => indexer.index()).toThrow(/test blob: the gzip index is not finished/);
+    expect(() => indexer.outputDigest()).toThrow(/test blob: the gzip index is not finished/);
   });
 
   it("ends the worker after a successful pass", async () => {
     const indexer = workerIndexer();
     const { output } = await runPass(indexer, blob);
     expect(output.equals(small)).toBe(true);
-    await indexer.exited;
+    await indexer.left;
+    expect(dist.runningIndexWorkers()).toBe(0);
   });
 });
 
