@@ -86,7 +86,7 @@ class WorkerPass {
   /**
    * Yields the posted input. It reports what it took before it waits, so the
    * sender can go on. It releases each chunk when the pass requests the
-   * second chunk after it.
+   * third chunk after it.
    */
   private async *input(): AsyncGenerator<Uint8Array> {
     for (;;) {
@@ -96,7 +96,7 @@ class WorkerPass {
         this.unreportedInputs++;
         this.yielded.push(chunk.buffer as ArrayBuffer);
         yield chunk;
-        this.releaseAllButLatest();
+        this.releaseAllButLatestTwo();
       } else if (this.inputEnded) {
         return;
       } else {
@@ -107,16 +107,19 @@ class WorkerPass {
   }
 
   /**
-   * Releases the yielded chunks before the latest. ByteReader requests a
-   * chunk only once it has handed out every byte it had. A readExact in
-   * progress still keeps its parts, at most 65535 bytes (a gzip FEXTRA
-   * field), so it may refer to the tail of the latest chunk. It cannot refer
-   * to an older one, because every chunk but the last is a whole batch of
-   * INPUT_BATCH_SIZE bytes, which is larger. A released buffer is detached
-   * here when the next message transfers it.
+   * Releases the yielded chunks before the latest two. ByteReader keeps
+   * less than 64 KiB of earlier chunks while it requests another: a
+   * readExact in progress (at most 65535 bytes, a gzip FEXTRA field), or
+   * what readAtLeast joins to the native inflater's minimum input. Every
+   * chunk but the last is a whole batch of INPUT_BATCH_SIZE bytes, which is
+   * larger, so those bytes lie in the latest two chunks. The latest one
+   * alone is not enough: after a batch with a short tail comes a last batch
+   * shorter than 64 KiB, and readAtLeast requests the end of the input
+   * while it still keeps that tail. A released buffer is detached here when
+   * the next message transfers it.
    */
-  private releaseAllButLatest(): void {
-    while (this.yielded.length > 1) this.released.push(this.yielded.shift()!);
+  private releaseAllButLatestTwo(): void {
+    while (this.yielded.length > 2) this.released.push(this.yielded.shift()!);
   }
 
   private async acquireOutputCredit(): Promise<void> {

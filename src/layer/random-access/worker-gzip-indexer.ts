@@ -18,9 +18,9 @@ import {
 
 /**
  * Compressed bytes per input message. The worker releases a batch for reuse
- * when the pass requests the second batch after it. That is safe only while
- * a batch is larger than the 65535 bytes that a gzip header read can keep
- * across a batch boundary.
+ * when the pass requests the third batch after it. That is safe only while
+ * a batch is larger than the 65535 bytes that ByteReader can keep across a
+ * batch boundary (see gzip-index-worker.ts).
  */
 export const INPUT_BATCH_SIZE = 512 * 1024;
 /** Input messages posted and not yet taken by the worker, before writes wait. */
