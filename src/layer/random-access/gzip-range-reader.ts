@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import * as zlib from "node:zlib";
 
 import { ByteReader } from "./byte-reader.js";
-import { pumpThrough, readBytes } from "./chunk-streams.js";
+import { pumpThrough, READ_INFLATE_CHUNK_SIZE, readBytes } from "./chunk-streams.js";
 import { startAtBit } from "./deflate-preamble.js";
 import type { FetchCompressed, ReadRangeOptions } from "./fetch-compressed.js";
 import {
@@ -95,6 +95,7 @@ async function* inflateSegment(
   const input = iteratorOf(startAtBit(bytes, segment.compressedBitOffset % 8));
   const inflater = zlib.createInflateRaw({
     finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    chunkSize: READ_INFLATE_CHUNK_SIZE,
     ...(segment.window.length > 0 ? { dictionary: zlib.inflateRawSync(segment.window) } : {}),
   });
   try {

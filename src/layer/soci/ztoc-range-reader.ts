@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import * as zlib from "node:zlib";
 
 import { ByteReader } from "../random-access/byte-reader.js";
-import { pumpThrough } from "../random-access/chunk-streams.js";
+import { pumpThrough, READ_INFLATE_CHUNK_SIZE } from "../random-access/chunk-streams.js";
 import { startAtBit } from "../random-access/deflate-preamble.js";
 import type { FetchCompressed } from "../random-access/fetch-compressed.js";
 import { DEFLATE_WINDOW_SIZE } from "../random-access/gzip-checkpoint-index.js";
@@ -56,6 +56,7 @@ async function* inflateSpans(
   const input = iteratorOf(startAtBit(verifiedSpans(access, reader, first, end, streamName), start.compressedBitOffset % 8));
   const inflater = zlib.createInflateRaw({
     finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    chunkSize: READ_INFLATE_CHUNK_SIZE,
     ...(start.window.length > 0 ? { dictionary: start.window } : {}),
   });
 
