@@ -88,4 +88,39 @@ export async function writeFileAtomic(path: string, data: Buffer | string): Prom
   }
 }
 
+/**
+ * Writes the pieces in order into a new file atomically, waiting for the
+ * file to drain when it buffers more than its high-water mark.
+ */
+export async function writePiecesAtomic(path: string, pieces: Iterable<string>): Promise<void> {
+  const file = await AtomicFile.create(path);
+  try {
+    for (const piece of pieces) {
+      if (!file.stream.write(piece)) await drained(file.stream);
+    }
+    await file.commit();
+  } catch (error) {
+    await file.abort();
+    throw error;
+  }
+}
+
+/** Resolves on the stream's next "drain"; rejects when it fails or closes first. */
+function drained(stream: WriteStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (outcome: () => void) => {
+      stream.off("drain", onDrain);
+      stream.off("error", onError);
+      stream.off("close", onClose);
+      outcome();
+    };
+    const onDrain = () => settle(resolve);
+    const onError = (error: Error) => settle(() => reject(error));
+    const onClose = () => settle(() => reject(new Error(`${stream.path.toString()}: the file closed before the write ended`)));
+    stream.once("drain", onDrain);
+    stream.once("error", onError);
+    stream.once("close", onClose);
+  });
+}
+
 function ignoreError(): void {}

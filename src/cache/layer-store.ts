@@ -7,6 +7,7 @@ import { LRUCache } from "lru-cache";
 import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
 import { indexLayer } from "../layer/index-layer.js";
+import { layerIndexJson } from "../layer/layer-index-json.js";
 import {
   isTarLayerIndex,
   LAYER_INDEX_VERSION,
@@ -29,7 +30,7 @@ import {
   type RandomAccessIndex,
 } from "../layer/random-access/index.js";
 import type { BlobDescriptor } from "../source/image-source.js";
-import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
+import { AtomicFile, writeFileAtomic, writePiecesAtomic } from "./atomic-file.js";
 import { createDigestVerifier } from "../reference/digest-verifier.js";
 import { sha256Digest } from "../reference/digest.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
@@ -384,7 +385,7 @@ export class LayerStore {
       if (tarFile && accessIndex && isRandomAccessUseful(accessIndex)) await tarFile.abort();
       else if (tarFile) await this.commitCounted(tarFile, index.uncompressedSize);
       if (blobFile) await this.commitCounted(blobFile, index.compressedSize);
-      await writeFileAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), JSON.stringify(index));
+      await writePiecesAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), layerIndexJson(index));
       logTransfer("layer indexed", descriptor.digest, index.compressedSize, started);
       log.info("layer contents", { digest: descriptor.digest, entries: index.entries.length, uncompressed: index.uncompressedSize });
       return index;
