@@ -21,6 +21,7 @@ import { checkBuild } from "./lib/regdav.mjs";
 import { hasManifest, startRegistry } from "./lib/registry.mjs";
 import { resultsTable } from "./lib/report.mjs";
 import { skopeoCopy, skopeoSetup } from "./lib/skopeo.mjs";
+import { prepareManyFilesImage } from "./lib/many-files-image.mjs";
 import { prepareSociImage } from "./lib/soci-image.mjs";
 import { suites } from "./lib/suites.mjs";
 import { prepareZstdChunkedImage } from "./lib/zstd-chunked-image.mjs";
@@ -145,6 +146,9 @@ async function main() {
     // Only its suite reads the SOCI copy, and the first run builds its zTOC from the whole layer.
     if (selected.some((suite) => suite.image === "soci")) {
       images.soci = await prepareSociImage(ctx, work, layout, images.bookworm);
+    }
+    if (selected.some((suite) => suite.image === "manyFiles")) {
+      images.manyFiles = await prepareManyFilesImage(ctx, work);
     }
     const comparisons = [];
     for (const suite of selected) {

@@ -307,4 +307,5 @@ export const suites = [
   { id: "grep-mount-bookworm", image: "bookworm", runs: 2, run: grepMount },
   { id: "memory-bookworm", image: "bookworm", runs: 5, run: memory },
   { id: "memory-large", image: "large", runs: 3, run: memory },
+  { id: "memory-many-files", image: "manyFiles", runs: 3, run: memory },
 ];
