@@ -284,7 +284,16 @@ export class LayerContent {
     const remembered = this.accessIndexes.get(digest);
     if (remembered) return remembered;
     const path = this.layout.layerAccessIndex(digest, RANDOM_ACCESS_FORMAT_VERSION);
-    const index = parseRandomAccessIndex(await readFile(path));
+    const bytes = await readFile(path);
+    let index: RandomAccessIndex;
+    try {
+      index = parseRandomAccessIndex(bytes);
+    } catch (error) {
+      if (!(error instanceof RegdavError)) throw error;
+      const problem = `layer ${digest}: the stored ${path} is unusable (${error.message})`;
+      const advice = "delete that file, and regdav indexes the layer again after a restart";
+      throw new RegdavError(error.code, `${problem}: ${advice}`, { cause: error });
+    }
     this.accessIndexes.set(digest, index);
     return index;
   }

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer, request as httpRequest, type Server } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -137,6 +138,38 @@ describe("random access into compressed layers", () => {
         });
       });
     }
+  });
+
+  describe("damaged random-access index", () => {
+    it("names the layer and the file", async () => {
+      // Passed to both processes, so that stopping the first keeps it.
+      const cacheDir = await mkdtemp(join(tmpdir(), "regdav-damaged-index-"));
+      const first = await startRegdav(["--registry", registry.host], { cacheDir });
+      const url = (server: RegdavProcess) => `${server.url}${registry.host}/bench/gzip/_tags/v1/rootfs/data/file-7.txt`;
+      try {
+        expect((await getBytes(url(first))).equals(contentOf(files, "data/file-7.txt"))).toBe(true);
+      } finally {
+        await first.stop();
+      }
+      const hex = layers.gzip!.digest.slice(7);
+      await rm(join(cacheDir, "blobs", "sha256", hex));
+      const accessPath = join(cacheDir, "indexes", "sha256", `${hex}.access.v1.bin`);
+      await writeFile(accessPath, "not an index");
+
+      const second = await startRegdav(["--registry", registry.host], { cacheDir });
+      try {
+        const response = await fetch(url(second));
+        const body = await response.text();
+        expect(response.status).toBeGreaterThanOrEqual(500);
+        expect(body).toContain(layers.gzip!.digest);
+        expect(body).toContain(accessPath);
+        expect(body).toContain("missing the RDRA magic");
+        expect((await fetch(`${second.url}`, { method: "OPTIONS" })).status).toBe(200);
+      } finally {
+        await second.stop();
+        await rm(cacheDir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe("registry that ignores Range", () => {
