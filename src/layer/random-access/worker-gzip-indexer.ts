@@ -192,6 +192,9 @@ class WorkerPassStream extends Duplex {
         this.finalCallback?.();
         break;
       case "error":
+        // Only the pass's own checks throw RandomAccessError, which names the
+        // stream. Anything else is a fault of the worker's code.
+        if (message.error.kind === "other") throw this.workerFailure(message.error.message);
         throw errorFromRecord(message.error);
     }
   }
