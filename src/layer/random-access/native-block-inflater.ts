@@ -5,6 +5,7 @@ import { BLOCK_START_PROBE_BYTES, findBlockStart } from "./block-start-search.js
 import { DEFLATE_WINDOW_SIZE } from "./gzip-checkpoint-index.js";
 import { HistoryWindow } from "./history-window.js";
 import { NativeRawInflate, type InflateWriteResult } from "./native-raw-inflate.js";
+import { OutputBuffers } from "./output-buffers.js";
 
 const NO_INPUT = new Uint8Array(0);
 const NO_OUTPUT = Buffer.alloc(0);
@@ -35,16 +36,13 @@ interface PendingBoundary {
 export class NativeBlockInflater implements BlockInflater {
   private readonly inflater = new NativeRawInflate();
   private readonly history = new HistoryWindow(DEFLATE_WINDOW_SIZE);
-  private buffer: Buffer;
-  /** Bytes of `buffer` that zlib has written. */
+  private readonly output: OutputBuffers;
+  /** Bytes of the current output buffer that zlib has written. */
   private written = 0;
   /** The bytes of the last step, kept as a view because a later step may retire its buffer. */
   private lastOutput: Buffer = NO_OUTPUT;
-  /** Bytes of `buffer` that steps have returned. Those from here to `written` are probe bytes held back. */
+  /** Bytes of the current output buffer that steps have returned. Those from here to `written` are probe bytes held back. */
   private stepEnd = 0;
-  private takenUpTo = 0;
-  private readonly untaken: Buffer[] = [];
-  private untakenBytes = 0;
   private input: Uint8Array = NO_INPUT;
   private inputOffset = 0;
   /** Bytes of the input chunks before the current one. */
@@ -54,11 +52,9 @@ export class NativeBlockInflater implements BlockInflater {
   private pending: PendingBoundary | undefined;
   private ended = false;
 
-  constructor(private readonly outputBufferSize = 256 * 1024) {
-    // The probe bytes must fit in one buffer. allocUnsafeSlow never takes memory
-    // from Node's shared pool, so each buffer has an ArrayBuffer of its own, which can be transferred.
-    this.outputBufferSize = Math.max(outputBufferSize, BLOCK_START_PROBE_BYTES);
-    this.buffer = Buffer.allocUnsafeSlow(this.outputBufferSize);
+  constructor(outputBufferSize = 256 * 1024) {
+    // The probe bytes must fit in one buffer.
+    this.output = new OutputBuffers(Math.max(outputBufferSize, BLOCK_START_PROBE_BYTES));
   }
 
   get availableInput(): number {
@@ -66,7 +62,7 @@ export class NativeBlockInflater implements BlockInflater {
   }
 
   get pendingOutputBytes(): number {
-    return this.untakenBytes + this.stepEnd - this.takenUpTo;
+    return this.output.pendingBytes(this.stepEnd);
   }
 
   setInput(chunk: Uint8Array): void {
@@ -86,13 +82,13 @@ export class NativeBlockInflater implements BlockInflater {
       this.lastOutput = NO_OUTPUT;
       return this.endStream();
     }
-    if (this.written === this.buffer.length) this.retireBuffer();
+    if (this.written === this.output.current.length) this.retireBuffer();
     const stepStart = this.written;
 
     // Free inflating stops one byte short of the due point: when its output ends
     // right at a block's end, inflate() has already read the next block's header.
     const seeking = bytesUntilDue <= 1;
-    const room = this.buffer.length - this.written;
+    const room = this.output.current.length - this.written;
     const flush = seeking ? constants.Z_BLOCK : constants.Z_NO_FLUSH;
     const consumedBefore = this.inputOffset;
     const result = this.inflate(flush, seeking ? room : Math.min(room, bytesUntilDue - 1));
@@ -116,13 +112,7 @@ export class NativeBlockInflater implements BlockInflater {
   }
 
   takeOutput(includeCurrent = true): Buffer[] {
-    const output = this.untaken.splice(0);
-    this.untakenBytes = 0;
-    if (!includeCurrent) return output;
-    const current = this.buffer.subarray(this.takenUpTo, this.stepEnd);
-    if (current.length > 0) output.push(current);
-    this.takenUpTo = this.stepEnd;
-    return output;
+    return this.output.take(this.stepEnd, includeCurrent);
   }
 
   end(): void {
@@ -134,7 +124,7 @@ export class NativeBlockInflater implements BlockInflater {
     const boundaryByte =
       this.inputOffset > 0 ? this.input[this.inputOffset - 1] : this.previousChunkLastByte;
     if (boundaryByte === undefined) return { boundaryBitOffset: undefined, streamEnd: false };
-    if (this.buffer.length - this.written < BLOCK_START_PROBE_BYTES) this.retireBuffer();
+    if (this.output.current.length - this.written < BLOCK_START_PROBE_BYTES) this.retireBuffer();
     this.pending = {
       input: [Buffer.of(boundaryByte)],
       inputStart: this.inputBase + this.inputOffset - 1,
@@ -157,7 +147,7 @@ export class NativeBlockInflater implements BlockInflater {
     const result = this.inflate(constants.Z_NO_FLUSH, BLOCK_START_PROBE_BYTES - probed);
     pending.input.push(Buffer.from(this.input.subarray(consumedBefore, this.inputOffset)));
 
-    const output = this.buffer.subarray(pending.probeStart, this.written);
+    const output = this.output.current.subarray(pending.probeStart, this.written);
     const streamEnded = result.availableInput > 0 && result.availableOutput > 0;
     if (!streamEnded && output.length < BLOCK_START_PROBE_BYTES) {
       // The input chunk ran out: the next step goes on with the next one.
@@ -182,7 +172,7 @@ export class NativeBlockInflater implements BlockInflater {
   /** Makes the bytes from `stepStart` to those written so far the step's output. */
   private finishStep(stepStart: number): void {
     this.stepEnd = this.written;
-    this.lastOutput = this.buffer.subarray(stepStart, this.stepEnd);
+    this.lastOutput = this.output.current.subarray(stepStart, this.stepEnd);
     this.history.add(this.lastOutput);
   }
 
@@ -193,22 +183,16 @@ export class NativeBlockInflater implements BlockInflater {
 
   private inflate(flush: number, outputLength: number): InflateWriteResult {
     const input = this.input.subarray(this.inputOffset);
-    const result = this.inflater.write(flush, input, this.buffer, this.written, outputLength);
+    const result = this.inflater.write(flush, input, this.output.current, this.written, outputLength);
     this.inputOffset += input.length - result.availableInput;
     this.written += outputLength - result.availableOutput;
     return result;
   }
 
-  /** Moves the current buffer's bytes that takeOutput() has not returned to the list of finished buffers. */
+  /** Moves the current buffer's bytes that takeOutput() has not returned to the finished ones, and starts a new buffer. */
   private retireBuffer(): void {
-    const rest = this.buffer.subarray(this.takenUpTo, this.written);
-    if (rest.length > 0) {
-      this.untaken.push(rest);
-      this.untakenBytes += rest.length;
-    }
-    this.buffer = Buffer.allocUnsafeSlow(this.outputBufferSize);
+    this.output.replace(this.written);
     this.written = 0;
     this.stepEnd = 0;
-    this.takenUpTo = 0;
   }
 }

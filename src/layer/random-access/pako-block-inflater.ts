@@ -2,6 +2,7 @@ import pakoInflate from "pako/lib/zlib/inflate.js";
 import ZStream from "pako/lib/zlib/zstream.js";
 
 import type { BlockInflater, InflateStep } from "./block-inflater.js";
+import { OutputBuffers } from "./output-buffers.js";
 
 // zlib's return codes and flush values (zlib.h), which pako keeps.
 const Z_OK = 0;
@@ -24,18 +25,13 @@ const DATA_TYPE_BLOCK_BOUNDARY = 128;
  */
 export class PakoBlockInflater implements BlockInflater {
   private readonly strm = new ZStream();
-  private buffer: Buffer;
+  private readonly output: OutputBuffers;
   private stepStart = 0;
-  private takenUpTo = 0;
-  private readonly untaken: Buffer[] = [];
-  private untakenBytes = 0;
   private inputLength = 0;
 
-  constructor(private readonly outputBufferSize = 256 * 1024) {
-    // allocUnsafeSlow never takes memory from Node's shared pool, so each
-    // buffer has an ArrayBuffer of its own, which can be transferred.
-    this.buffer = Buffer.allocUnsafeSlow(outputBufferSize);
-    this.strm.output = this.buffer;
+  constructor(outputBufferSize = 256 * 1024) {
+    this.output = new OutputBuffers(outputBufferSize);
+    this.strm.output = this.output.current;
     this.strm.avail_out = outputBufferSize;
     const status = pakoInflate.inflateInit2(this.strm, RAW_DEFLATE_WINDOW_BITS);
     if (status !== Z_OK) throw new Error(`pako inflateInit2 failed with status ${status}`);
@@ -46,7 +42,7 @@ export class PakoBlockInflater implements BlockInflater {
   }
 
   get pendingOutputBytes(): number {
-    return this.untakenBytes + this.strm.next_out - this.takenUpTo;
+    return this.output.pendingBytes(this.strm.next_out);
   }
 
   setInput(chunk: Uint8Array): void {
@@ -76,17 +72,11 @@ export class PakoBlockInflater implements BlockInflater {
   }
 
   lastStepOutput(): Buffer {
-    return this.buffer.subarray(this.stepStart, this.strm.next_out);
+    return this.output.current.subarray(this.stepStart, this.strm.next_out);
   }
 
   takeOutput(includeCurrent = true): Buffer[] {
-    const output = this.untaken.splice(0);
-    this.untakenBytes = 0;
-    if (!includeCurrent) return output;
-    const current = this.buffer.subarray(this.takenUpTo, this.strm.next_out);
-    if (current.length > 0) output.push(current);
-    this.takenUpTo = this.strm.next_out;
-    return output;
+    return this.output.take(this.strm.next_out, includeCurrent);
   }
 
   /** Releases pako's window. The inflater cannot be used afterwards. */
@@ -95,15 +85,9 @@ export class PakoBlockInflater implements BlockInflater {
   }
 
   private replaceFullBuffer(): void {
-    const rest = this.buffer.subarray(this.takenUpTo);
-    if (rest.length > 0) {
-      this.untaken.push(rest);
-      this.untakenBytes += rest.length;
-    }
-    this.buffer = Buffer.allocUnsafeSlow(this.outputBufferSize);
-    this.strm.output = this.buffer;
+    this.output.replace(this.strm.next_out);
+    this.strm.output = this.output.current;
     this.strm.next_out = 0;
-    this.strm.avail_out = this.outputBufferSize;
-    this.takenUpTo = 0;
+    this.strm.avail_out = this.output.current.length;
   }
 }
