@@ -1,6 +1,6 @@
 import { RegdavError, notFound } from "../errors.js";
 import { MAX_SYMLINK_HOPS, resolvePath } from "./resolve-path.js";
-import type { ContentLocation, DirectoryNode, FileNode, TreeNode } from "./view-tree.js";
+import { countEntries, type ContentLocation, type DirectoryNode, type FileNode, type TreeNode } from "./view-tree.js";
 
 export type { ContentLocation } from "./view-tree.js";
 
@@ -44,7 +44,12 @@ type Step = { ok: true; position: Position } | { ok: false; problem: string };
  * walk such as `grep -r` ends.
  */
 export class FilesystemView {
-  constructor(private readonly root: DirectoryNode) {}
+  /** Names in the view's tree, which its memory grows with. */
+  readonly entryCount: number;
+
+  constructor(private readonly root: DirectoryNode) {
+    this.entryCount = countEntries(root);
+  }
 
   /** Describes the node at a path. Throws NOT_FOUND, or NOT_A_DIRECTORY for a file in the path. */
   lookup(path: readonly string[]): ViewNode {

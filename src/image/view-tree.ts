@@ -46,6 +46,19 @@ export function createDirectory(mode: number, modified: number): DirectoryNode {
   return { kind: "directory", mode, modified, children: new Map() };
 }
 
+/** Counts the names in a tree: every child of every folder, the root not included. */
+export function countEntries(root: DirectoryNode): number {
+  let count = 0;
+  const folders: DirectoryNode[] = [root];
+  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
+    count += folder.children.size;
+    for (const child of folder.children.values()) {
+      if (child.kind === "directory") folders.push(child);
+    }
+  }
+  return count;
+}
+
 /** Splits a normalized path (`""` is the root) into segments. */
 export function splitPath(path: string): string[] {
   return path === "" ? [] : path.split("/");
