@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the external programs the tests need
 # (on Debian or Ubuntu, with apt-get) when any is missing, installs the npm
-# dependencies, then runs vitest. Arguments are passed on to `vitest run`,
+# dependencies, then runs vitest, and the layer tests again on other Node.js
+# versions. Arguments are passed on to `vitest run`, which then runs alone,
 # for example: bash test/run-all.sh test/harness
 set -euo pipefail
 
@@ -107,7 +108,46 @@ else
   npm install
 fi
 
+# Other Node.js versions that regdav supports. The layer code uses zlib's
+# binding, which is not public API, and Node's own zstd decoder, which reads
+# only the first frame on Node 22.23.5, so it is tested on each of them too.
+# The binaries are the npm registry's node-<platform> packages.
+other_node_versions=(22.23.5 24.22.3)
+other_node_tests=(test/layer test/e2e/smoke.test.ts test/e2e/random-access.test.ts test/e2e/toc-layers.test.ts)
+
+# Prints the npm package platform of this machine, or nothing when there is none.
+node_package_platform() {
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) echo linux-x64 ;;
+    Linux-aarch64) echo linux-arm64 ;;
+  esac
+}
+
+# Runs other_node_tests on each of other_node_versions, fetching each binary once into test-artifacts/.
+test_other_node_versions() {
+  local platform version dir
+  platform="$(node_package_platform)"
+  if [ -z "$platform" ]; then
+    echo "run-all.sh: no Node.js package for $(uname -s)-$(uname -m), so only Node.js $(node --version) was tested" >&2
+    return 0
+  fi
+  for version in "${other_node_versions[@]}"; do
+    dir="test-artifacts/node-$version"
+    if [ ! -x "$dir/package/bin/node" ]; then
+      mkdir -p "$dir"
+      (cd "$dir" && npm pack --silent "node-$platform@$version" >/dev/null && tar xzf "node-$platform-$version.tgz") ||
+        fail "fetching node-$platform@$version from the npm registry failed"
+    fi
+    echo "run-all.sh: running ${other_node_tests[*]} on Node.js $version"
+    PATH="$PWD/$dir/package/bin:$PATH" node node_modules/vitest/vitest.mjs run "${other_node_tests[@]}"
+  done
+}
+
 # vitest strips types without checking them, so the sources and the tests
 # are type-checked here first.
 npm run typecheck
-exec npx vitest run "$@"
+if [ "$#" -gt 0 ]; then
+  exec npx vitest run "$@"
+fi
+npx vitest run
+test_other_node_versions
