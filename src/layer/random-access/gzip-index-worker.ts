@@ -67,9 +67,9 @@ class WorkerPass {
       }
     } catch (error) {
       if (!(error instanceof PassClosed)) this.post({ type: "error", error: recordError(error) });
-    } finally {
-      this.port.close();
     }
+    // The main thread closes the port once it has taken the last message, so
+    // a close from here cannot overtake that message.
   }
 
   private receive(message: ToWorkerMessage): void {
