@@ -65,7 +65,7 @@ layers grows by the download time. Before each timed step of the first-cat
 and memory suites the bench runs \`sync\` (untimed), so that the gigabytes
 an earlier run wrote are not written back during the next one.`;
 
-const commands = `- **regdav, first cat**: \`node bin/regdav serve --listen 127.0.0.1:PORT
+const commands = `- **regdav, first cat**: \`bin/regdav serve --listen 127.0.0.1:PORT
   --registry REG --insecure-registry REG --cache-dir EMPTY --log-level warn\`,
   one new process and one new cache folder per run, then a timed
   \`GET /REG/REPO/_tags/TAG/rootfs/PATH\`. Starting regdav is not timed.

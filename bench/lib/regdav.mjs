@@ -1,4 +1,4 @@
-// Starts regdav the way a user does (`node bin/regdav serve`), each time with
+// Starts regdav the way a user does (`bin/regdav serve`), each time with
 // a fresh cache folder, and reads its memory use from /proc.
 import { existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rm } from "node:fs/promises";
@@ -28,7 +28,7 @@ export async function checkBuild(repoRoot) {
 }
 
 /**
- * Starts `node bin/regdav serve` on a free loopback port with a new empty
+ * Starts `bin/regdav serve` on a free loopback port with a new empty
  * cache folder under `scratchDir` (or the folder `options.cacheDir`, kept on
  * stop) and HOME set to an empty folder, so no stored registry login is
  * read. Resolves once `OPTIONS /` gets a response.
@@ -41,13 +41,15 @@ export async function startRegdav(repoRoot, scratchDir, registryHost, options = 
   await mkdir(home);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [join(repoRoot, "bin", "regdav"), "serve", "--listen", `127.0.0.1:${port}`];
+  const args = ["serve", "--listen", `127.0.0.1:${port}`];
   args.push("--registry", registryHost, "--insecure-registry", registryHost);
   args.push("--cache-dir", cacheDir, "--log-level", "warn");
 
   const server = await startServer({
     name: "regdav",
-    command: process.execPath,
+    // bin/regdav starts Node.js with its own V8 flags, so it runs as an
+    // executable, as it does for a user, and not as `node bin/regdav`.
+    command: join(repoRoot, "bin", "regdav"),
     args,
     cwd: repoRoot,
     env: { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, ".cache") },
