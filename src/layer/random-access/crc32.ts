@@ -1,6 +1,6 @@
 import * as zlib from "node:zlib";
 
-import pakoCrc32 from "pako/lib/zlib/crc32.js";
+import { pakoCrc32 } from "./pako-modules.js";
 
 type Crc32 = (data: Uint8Array, value: number) => number;
 

@@ -1,8 +1,6 @@
-import pakoInflate from "pako/lib/zlib/inflate.js";
-import ZStream from "pako/lib/zlib/zstream.js";
-
 import type { BlockInflater, InflateStep } from "./block-inflater.js";
 import { OutputBuffers } from "./output-buffers.js";
+import { pakoInflate, ZStream } from "./pako-modules.js";
 
 // zlib's return codes and flush values (zlib.h), which pako keeps.
 const Z_OK = 0;
