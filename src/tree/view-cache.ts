@@ -20,49 +20,61 @@ export const VIEW_BYTES_PER_ENTRY = 200;
 
 /**
  * Built views by key, kept while they fit MAX_VIEWS and the memory budget.
- * A view counts as one byte while it is being built.
+ * Builds in progress are kept apart and take no part in eviction, so a
+ * build that has not finished neither pushes out a finished view nor is
+ * pushed out and started a second time.
  */
 export class ViewCache {
-  private readonly views: LRUCache<string, Promise<FilesystemView>>;
+  private readonly views: LRUCache<string, FilesystemView>;
+  private readonly builds = new Map<string, Promise<FilesystemView>>();
 
   constructor(private readonly maxBytes = VIEW_MEMORY_BUDGET) {
-    this.views = new LRUCache({ max: MAX_VIEWS, maxSize: maxBytes, sizeCalculation: () => 1 });
+    this.views = new LRUCache({ max: MAX_VIEWS, maxSize: maxBytes, sizeCalculation: (view) => this.sizeOf(view) });
   }
 
   /**
-   * Returns the view stored under `key`, building it once while it is in use.
-   * Keys are made of layer digests, so a view never goes stale. A build that
-   * fails is forgotten, so the next request tries again.
+   * Returns the view stored under `key`, or builds it once, however many
+   * requests wait for it. Keys are made of layer digests, so a view never
+   * goes stale. A build that fails is forgotten, so the next request tries
+   * again.
    */
   get(key: string, build: () => Promise<FilesystemView>): Promise<FilesystemView> {
-    let view = this.views.get(key);
-    if (!view) {
-      const building = build();
-      view = building;
-      this.views.set(key, building);
-      building.then(
-        (built) => this.resize(key, building, built.entryCount),
-        () => this.views.delete(key),
-      );
-    }
-    return view;
+    const built = this.views.get(key);
+    if (built) return Promise.resolve(built);
+    const running = this.builds.get(key);
+    if (running) return running;
+
+    const building = build()
+      .then((view) => {
+        this.views.set(key, view);
+        return view;
+      })
+      .finally(() => this.builds.delete(key));
+    this.builds.set(key, building);
+    return building;
   }
 
-  /** Views kept now. */
+  /** Finished views kept now. */
   get size(): number {
     return this.views.size;
   }
 
-  /** Tells whether a view is kept under `key`, without counting it as used. */
+  /** Tells whether a finished view is kept under `key`, without counting it as used. */
   has(key: string): boolean {
     return this.views.has(key);
   }
 
-  /** Counts a built view by its entries, evicting older views to make room. */
-  private resize(key: string, building: Promise<FilesystemView>, entryCount: number): void {
-    if (this.views.peek(key) !== building) return;
-    const size = Math.max(1, Math.min(this.maxBytes, entryCount * VIEW_BYTES_PER_ENTRY));
-    this.views.set(key, building, { size });
+  /** Tells whether a view is being built under `key`. */
+  isBuilding(key: string): boolean {
+    return this.builds.has(key);
+  }
+
+  /**
+   * Counts a view by its entries. The size is capped at the budget, so the
+   * newest view is kept even when it alone is larger, and the others go.
+   */
+  private sizeOf(view: FilesystemView): number {
+    return Math.max(1, Math.min(this.maxBytes, view.entryCount * VIEW_BYTES_PER_ENTRY));
   }
 }
 

@@ -93,6 +93,57 @@ describe("view cache", () => {
     expect(builds.get("broken")).toBe(1);
   });
 
+  it("keeps finished views while another builds", async () => {
+    const cache = new ViewCache(100 * VIEW_BYTES_PER_ENTRY);
+    const { builds, build } = counter();
+    await cache.get("rootfs", build("rootfs", 500));
+    const pending = cache.get("layer", () => new Promise<FilesystemView>(() => {}));
+    await settled();
+    expect(cache.isBuilding("layer")).toBe(true);
+    expect(cache.has("rootfs"), "a build in progress must not evict").toBe(true);
+
+    await cache.get("rootfs", build("rootfs", 500));
+    expect(builds.get("rootfs")).toBe(1);
+    void pending;
+  });
+
+  it("keeps a build while a larger view finishes", async () => {
+    const cache = new ViewCache(100 * VIEW_BYTES_PER_ENTRY);
+    let finishSlow!: (view: FilesystemView) => void;
+    let slowBuilds = 0;
+    const slow = () => {
+      slowBuilds++;
+      return new Promise<FilesystemView>((resolve) => (finishSlow = resolve));
+    };
+    const first = cache.get("slow", slow);
+    const { build } = counter();
+    await cache.get("big", build("big", 500));
+    await settled();
+
+    const second = cache.get("slow", slow);
+    expect(second).toBe(first);
+    expect(slowBuilds).toBe(1);
+    finishSlow(viewOf(3));
+    expect((await second).entryCount).toBe(4);
+  });
+
+  it("forgets a failed build only once it has settled", async () => {
+    const cache = new ViewCache();
+    let failFirst!: (error: Error) => void;
+    const first = cache.get("a", () => new Promise<FilesystemView>((_, reject) => (failFirst = reject)));
+    expect(cache.isBuilding("a")).toBe(true);
+    failFirst(new Error("first build failed"));
+    await expect(first).rejects.toThrow("first build failed");
+    expect(cache.isBuilding("a")).toBe(false);
+    expect(cache.has("a")).toBe(false);
+
+    const { builds, build } = counter();
+    await cache.get("a", build("a", 1));
+    await cache.get("a", build("a", 1));
+    expect(builds.get("a")).toBe(1);
+    expect(cache.has("a")).toBe(true);
+  });
+
   it("shares one build between waiting requests", async () => {
     const cache = new ViewCache();
     const { builds, build } = counter();
