@@ -54,5 +54,17 @@ export function isParseArgsError(error: unknown): boolean {
 /** Returns the one-line message printed after `regdav: ` for a thrown value. */
 export function messageOf(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s*\n\s*/g, " ");
+  return unknownOptionMessage(error, text) ?? text.replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * Rewrites parseArgs's message for an unknown option, whose hint about
+ * positionals that start with `-` ends in an unclosed quote (Node.js
+ * 20.20.2).
+ */
+function unknownOptionMessage(error: unknown, text: string): string | undefined {
+  if ((error as { code?: unknown } | undefined)?.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
+  const option = /^Unknown option '([^']*)'/.exec(text)?.[1];
+  if (option === undefined) return undefined;
+  return `unknown option "${option}": run the command with --help for its options`;
 }

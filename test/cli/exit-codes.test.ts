@@ -61,7 +61,7 @@ describe("regdav exit codes", () => {
 
   describe("2 for usage mistakes", () => {
     it.each([
-      [["ls", "--bogus"], /--bogus/],
+      [["ls", "--bogus"], /^regdav: unknown option "--bogus": run the command with --help for its options\n$/],
       [["frobnicate"], /unknown command "frobnicate"/],
       [["cat"], /needs a PATH/],
       [["find"], /takes one PATH/],
