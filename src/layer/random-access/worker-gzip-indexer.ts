@@ -194,7 +194,7 @@ class WorkerPassStream extends Duplex {
       case "error":
         // Only the pass's own checks throw RandomAccessError, which names the
         // stream. Anything else is a fault of the worker's code.
-        if (message.error.kind === "other") throw this.workerFailure(message.error.message);
+        if (message.error.kind === "other") throw this.workerFailure(`${message.error.name}: ${message.error.message}`);
         throw errorFromRecord(message.error);
     }
   }
