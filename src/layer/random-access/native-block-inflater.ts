@@ -10,6 +10,18 @@ import { OutputBuffers } from "./output-buffers.js";
 const NO_INPUT = new Uint8Array(0);
 const NO_OUTPUT = Buffer.alloc(0);
 
+/**
+ * Compressed bytes that a probe may copy before it gives up its boundary.
+ * The probe keeps every input byte until it has BLOCK_START_PROBE_BYTES of
+ * output. A Huffman code spends at most 15 bits on a byte, so 66 KiB of
+ * output takes at most about 124 KiB of input plus the block headers, and a
+ * sync flush adds 5 bytes. But a hostile stream of empty blocks produces no
+ * output at all, and would make the probe hold the rest of the layer. The
+ * boundary is then skipped, and the next one tried, as when findBlockStart()
+ * finds no start.
+ */
+export const MAX_PROBE_INPUT_BYTES = 1024 * 1024;
+
 /** A block boundary whose bit position waits for the probe bytes after it. */
 interface PendingBoundary {
   /** Copies of the compressed bytes consumed since the byte before the boundary, that byte first. */
@@ -19,6 +31,8 @@ interface PendingBoundary {
   window: Buffer;
   /** Offset of the first probe byte in the output buffer. */
   probeStart: number;
+  /** Bytes in `input`. */
+  inputBytes: number;
 }
 
 /**
@@ -63,6 +77,11 @@ export class NativeBlockInflater implements BlockInflater {
 
   get pendingOutputBytes(): number {
     return this.output.pendingBytes(this.stepEnd);
+  }
+
+  /** Compressed bytes that the probe in progress has copied, 0 when none runs. */
+  get probeInputBytes(): number {
+    return this.pending?.inputBytes ?? 0;
   }
 
   setInput(chunk: Uint8Array): void {
@@ -130,6 +149,7 @@ export class NativeBlockInflater implements BlockInflater {
       inputStart: this.inputBase + this.inputOffset - 1,
       window: this.history.snapshot(),
       probeStart: this.written,
+      inputBytes: 1,
     };
     return this.continueProbe();
   }
@@ -145,12 +165,16 @@ export class NativeBlockInflater implements BlockInflater {
     const probed = this.written - pending.probeStart;
     const consumedBefore = this.inputOffset;
     const result = this.inflate(constants.Z_NO_FLUSH, BLOCK_START_PROBE_BYTES - probed);
-    pending.input.push(Buffer.from(this.input.subarray(consumedBefore, this.inputOffset)));
+    const consumed = this.input.subarray(consumedBefore, this.inputOffset);
+    pending.input.push(Buffer.from(consumed));
+    pending.inputBytes += consumed.length;
 
     const output = this.output.current.subarray(pending.probeStart, this.written);
     const streamEnded = result.availableInput > 0 && result.availableOutput > 0;
     if (!streamEnded && output.length < BLOCK_START_PROBE_BYTES) {
-      // The input chunk ran out: the next step goes on with the next one.
+      // The input chunk ran out: the next step goes on with the next one,
+      // unless the probe has copied too much input for the output it has.
+      if (pending.inputBytes > MAX_PROBE_INPUT_BYTES) this.pending = undefined;
       return { boundaryBitOffset: undefined, streamEnd: false };
     }
     this.pending = undefined;

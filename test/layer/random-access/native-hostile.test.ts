@@ -14,7 +14,7 @@ import { BitWriter } from "../../../src/layer/random-access/deflate-preamble.js"
 import type { GzipCheckpointIndex } from "../../../src/layer/random-access/gzip-checkpoint-index.js";
 import { GzipCheckpointIndexer } from "../../../src/layer/random-access/gzip-indexer.js";
 import type * as sourceAccess from "../../../src/layer/random-access/index.js";
-import { NativeBlockInflater } from "../../../src/layer/random-access/native-block-inflater.js";
+import { MAX_PROBE_INPUT_BYTES, NativeBlockInflater } from "../../../src/layer/random-access/native-block-inflater.js";
 import { chunksOf, layerLikeData, seededRandom } from "./fixtures.js";
 import { BLOCK_INFLATERS, readRange } from "./gzip-helpers.js";
 
@@ -497,6 +497,60 @@ describe("native pass on broken input", () => {
       }
     }
     expect(data.length).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * Builds a gzip member of two full stored blocks, then `emptyBlocks` empty
+ * stored blocks, which decode to nothing, then a final stored block. A
+ * probe that starts after the first block needs 66 KiB of output, so it
+ * reads through every empty block before it has enough.
+ */
+function emptyBlockRun(emptyBlocks: number): { blob: Buffer; deflate: Buffer; data: Buffer } {
+  const random = seededRandom(5);
+  const randomBytes = (length: number) => Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
+  const head = new DeflateStreamBuilder().stored(randomBytes(65_535)).stored(randomBytes(65_535)).finish();
+  // At a byte boundary, an empty non-final stored block is a header byte of
+  // zero bits, LEN 0 and NLEN 0xffff.
+  const empties = Buffer.alloc(5 * emptyBlocks, Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]));
+  const tailData = randomBytes(65_535);
+  const tailHeader = Buffer.from([0x01, 0xff, 0xff, 0x00, 0x00]);
+  const deflate = Buffer.concat([head.deflate, empties, tailHeader, tailData]);
+  const data = Buffer.concat([head.data, tailData]);
+  return { blob: gzipMember(deflate, data), deflate, data };
+}
+
+describe("block start probe", () => {
+  it("gives up when empty blocks follow", () => {
+    const { deflate, data } = emptyBlockRun(600_000);
+    const inflater = new NativeBlockInflater();
+    const output: Buffer[] = [];
+    let maxProbeInput = 0;
+    let ended = false;
+    // zlib reports the stream's end only when input is left after it, such as a gzip trailer.
+    for (const chunk of chunksOf(Buffer.concat([deflate, Buffer.alloc(8)]), 65_536)) {
+      if (ended) break;
+      inflater.setInput(chunk);
+      while (!ended) {
+        // Due at once, so every block boundary after some output starts a probe.
+        const step = inflater.step(1);
+        maxProbeInput = Math.max(maxProbeInput, inflater.probeInputBytes);
+        ended = step.streamEnd;
+        const idle = inflater.availableInput === 0 && inflater.lastStepOutput().length === 0;
+        if (step.boundaryBitOffset === undefined && idle) break;
+      }
+      output.push(...inflater.takeOutput(true));
+    }
+    inflater.end();
+
+    expect(ended, "stream end reached").toBe(true);
+    expect(Buffer.concat(output).equals(data), "output bytes").toBe(true);
+    expect(maxProbeInput, "input copied by one probe").toBeLessThanOrEqual(MAX_PROBE_INPUT_BYTES + 65_536);
+  });
+
+  it("indexes a run of empty blocks like gunzip", async () => {
+    const { blob, data } = emptyBlockRun(300_000);
+    await expectIndexedLikeGunzip(blob, data, 65_536, [chunksOf(blob, 65_536), chunksOf(blob, 0)]);
   });
 });
 
