@@ -392,7 +392,7 @@ export class LayerStore {
     } catch (error) {
       await tarFile?.abort();
       await blobFile?.abort();
-      throw wrapPassError(descriptor.digest, error);
+      throw wrapPassError(descriptor, error);
     }
   }
 
@@ -422,10 +422,30 @@ async function fileExists(path: string): Promise<boolean> {
   }
 }
 
-function wrapPassError(digest: string, error: unknown): unknown {
-  if (error instanceof RegdavError) return error;
-  const reason = error instanceof Error ? error.message : String(error);
-  return new RegdavError("INVALID_LAYER", `layer ${digest}: indexing failed: ${reason}`, { cause: error });
+function wrapPassError(descriptor: BlobDescriptor, error: unknown): unknown {
+  const wrapped =
+    error instanceof RegdavError
+      ? error
+      : new RegdavError("INVALID_LAYER", `layer ${descriptor.digest}: indexing failed: ${errorMessage(error)}`, { cause: error });
+  const { mediaType } = descriptor;
+  if (wrapped.code !== "INVALID_LAYER" || mediaType === undefined || isTarMediaType(mediaType)) return wrapped;
+  // An artifact's blob in an image manifest's layers, such as a JSON document,
+  // fails as a corrupt tar. Its media type in the message shows the user why.
+  const hint = `Its media type "${mediaType}" is not a tar layer, so this blob has no files to list.`;
+  return new RegdavError("INVALID_LAYER", `${wrapped.message}. ${hint}`, { cause: error });
+}
+
+/**
+ * Tells whether a layer's media type may be a tar. Every image layer type
+ * names a tar, compressed or not, and some tools give tar layers
+ * application/octet-stream.
+ */
+function isTarMediaType(mediaType: string): boolean {
+  return /(^|[.+/-])tar([.+;]|$)/.test(mediaType) || mediaType === "application/octet-stream";
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Passes bytes on while writing a copy to a file, waiting for the file so memory stays bounded. */

@@ -76,6 +76,14 @@ describe("regclient fixtures", () => {
     expect(await listNames(tagsUrl())).toEqual([...fixtureTags].sort());
   });
 
+  it("names the media type of a layer that is not a tar", async () => {
+    // a-docker is an artifact whose one layer is a JSON document.
+    const response = await davRequest(`${tagUrl("a-docker")}rootfs/`, "PROPFIND", { Depth: "1" });
+    const body = response.body.toString();
+    expect(response.status, body).toBe(502);
+    expect(body).toContain('Its media type "application/vnd.example.build-type+json" is not a tar layer');
+  });
+
   for (const tag of fixtureTags) {
     it(`tag ${tag} lists with its entries`, async () => {
       const entries = await listEntries(tagUrl(tag));
