@@ -7,9 +7,9 @@ const ENTRIES_PER_PIECE = 1000;
  * Serializes a layer index as JSON in pieces, the entries a thousand at a
  * time. Joined, the pieces parse to the same value as JSON.stringify(index)
  * gives, with `entries` as the last key. A listing of 300,000 entries with
- * paths of about 60 bytes made 43 MB of JSON, and one string of it, with the
- * Buffer copy that a write makes, raised the peak RSS of its first listing
- * from about 260 MiB to about 320 MiB.
+ * paths of about 60 bytes made 43 MB of JSON. Built as one string, and
+ * copied into a Buffer by the write, it raised the peak RSS of that first
+ * listing from about 260 MiB to about 320 MiB.
  */
 export function* layerIndexJson(index: LayerIndex): Generator<string> {
   const { entries, ...rest } = index;
