@@ -3,6 +3,8 @@ import { mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { randomBytes } from "node:crypto";
 
+import { nextWritableEvent } from "../writable-events.js";
+
 /**
  * A file written under a temporary name beside its final path and renamed
  * into place only by `commit`, after the caller has verified the content. A
@@ -96,7 +98,8 @@ export async function writePiecesAtomic(path: string, pieces: Iterable<string>):
   const file = await AtomicFile.create(path);
   try {
     for (const piece of pieces) {
-      if (!file.stream.write(piece)) await drained(file.stream);
+      if (file.stream.write(piece)) continue;
+      await nextWritableEvent(file.stream, "drain", () => closedError(file.stream));
     }
     await file.commit();
   } catch (error) {
@@ -105,22 +108,8 @@ export async function writePiecesAtomic(path: string, pieces: Iterable<string>):
   }
 }
 
-/** Resolves on the stream's next "drain"; rejects when it fails or closes first. */
-function drained(stream: WriteStream): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const settle = (outcome: () => void) => {
-      stream.off("drain", onDrain);
-      stream.off("error", onError);
-      stream.off("close", onClose);
-      outcome();
-    };
-    const onDrain = () => settle(resolve);
-    const onError = (error: Error) => settle(() => reject(error));
-    const onClose = () => settle(() => reject(new Error(`${stream.path.toString()}: the file closed before the write ended`)));
-    stream.once("drain", onDrain);
-    stream.once("error", onError);
-    stream.once("close", onClose);
-  });
+function closedError(stream: WriteStream): Error {
+  return new Error(`${stream.path.toString()}: the file closed before the write ended`);
 }
 
 function ignoreError(): void {}

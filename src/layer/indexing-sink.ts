@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { Writable } from "node:stream";
 
+import { nextWritableEvent } from "../writable-events.js";
 import { invalidLayerError } from "./layer-errors.js";
 import type { TarScanner } from "./tar-scanner.js";
 
@@ -93,31 +94,15 @@ export class IndexingSink extends Writable {
 export function writeWithBackpressure(stream: Writable, chunk: Buffer): Promise<void> {
   if (stream.destroyed) return Promise.reject(closedError());
   if (stream.write(chunk)) return Promise.resolve();
-  return waitForEvent(stream, "drain");
+  return nextWritableEvent(stream, "drain", closedError);
 }
 
 /** Ends a writable and resolves once everything written has been flushed. */
 export function endWritable(stream: Writable): Promise<void> {
   if (stream.writableFinished) return Promise.resolve();
-  const finished = waitForEvent(stream, "finish");
+  const finished = nextWritableEvent(stream, "finish", closedError);
   stream.end();
   return finished;
-}
-
-function waitForEvent(stream: Writable, event: "drain" | "finish"): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = () => {
-      stream.off(event, onEvent);
-      stream.off("error", onError);
-      stream.off("close", onClose);
-    };
-    const onEvent = () => (cleanup(), resolve());
-    const onError = (error: Error) => (cleanup(), reject(error));
-    const onClose = () => (cleanup(), reject(closedError()));
-    stream.on(event, onEvent);
-    stream.on("error", onError);
-    stream.on("close", onClose);
-  });
 }
 
 function closedError(): Error {
