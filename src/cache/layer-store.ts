@@ -392,7 +392,7 @@ export class LayerStore {
     } catch (error) {
       await tarFile?.abort();
       await blobFile?.abort();
-      throw wrapPassError(descriptor, error);
+      throw withMediaTypeHint(descriptor, wrapPassError(descriptor.digest, error));
     }
   }
 
@@ -422,17 +422,23 @@ async function fileExists(path: string): Promise<boolean> {
   }
 }
 
-function wrapPassError(descriptor: BlobDescriptor, error: unknown): unknown {
-  const wrapped =
-    error instanceof RegdavError
-      ? error
-      : new RegdavError("INVALID_LAYER", `layer ${descriptor.digest}: indexing failed: ${errorMessage(error)}`, { cause: error });
+function wrapPassError(digest: string, error: unknown): unknown {
+  if (error instanceof RegdavError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RegdavError("INVALID_LAYER", `layer ${digest}: indexing failed: ${reason}`, { cause: error });
+}
+
+/**
+ * Adds the layer's media type to an INVALID_LAYER error when that type
+ * names no tar. An artifact's blob in an image manifest's layers, such as a
+ * JSON document, fails as a corrupt tar, and its media type shows why.
+ */
+function withMediaTypeHint(descriptor: BlobDescriptor, error: unknown): unknown {
   const { mediaType } = descriptor;
-  if (wrapped.code !== "INVALID_LAYER" || mediaType === undefined || isTarMediaType(mediaType)) return wrapped;
-  // An artifact's blob in an image manifest's layers, such as a JSON document,
-  // fails as a corrupt tar. Its media type in the message shows the user why.
+  if (!(error instanceof RegdavError) || error.code !== "INVALID_LAYER") return error;
+  if (mediaType === undefined || isTarMediaType(mediaType)) return error;
   const hint = `Its media type "${mediaType}" is not a tar layer, so this blob has no files to list.`;
-  return new RegdavError("INVALID_LAYER", `${wrapped.message}. ${hint}`, { cause: error });
+  return new RegdavError("INVALID_LAYER", `${error.message}. ${hint}`, { cause: error });
 }
 
 /**
@@ -442,10 +448,6 @@ function wrapPassError(descriptor: BlobDescriptor, error: unknown): unknown {
  */
 function isTarMediaType(mediaType: string): boolean {
   return /(^|[.+/-])tar([.+;]|$)/.test(mediaType) || mediaType === "application/octet-stream";
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Passes bytes on while writing a copy to a file, waiting for the file so memory stays bounded. */

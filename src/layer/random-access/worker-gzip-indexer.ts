@@ -191,11 +191,13 @@ class WorkerPassStream extends Duplex {
         this.push(null);
         this.finalCallback?.();
         break;
-      case "error":
+      case "error": {
         // Only the pass's own checks throw RandomAccessError, which names the
         // stream. Anything else is a fault of the worker's code.
-        if (message.error.kind === "other") throw this.workerFailure(`${message.error.name}: ${message.error.message}`);
-        throw errorFromRecord(message.error);
+        const { error } = message;
+        if (error.kind === "other") throw this.workerFailure(`${error.name}: ${error.message}`);
+        throw errorFromRecord(error);
+      }
     }
   }
 
