@@ -9,7 +9,8 @@ import type PakoZStream from "pako/lib/zlib/zstream.js";
  * require() and not with import. They are CommonJS modules, and they are the
  * only ones the index worker loads. On Node.js 20.20.2 a process whose
  * idle index worker had imported them took 68 MiB of RSS, and 58 MiB when
- * the worker loaded them with require(). Each worker pays that again. The
+ * the worker loaded them with require(), measured once with
+ * process.memoryUsage() in a script. Each worker pays that again. The
  * peak of a whole first listing fell by less, about 3 MiB (medians of 5 runs
  * of the memory-large bench suite: 170 and 167 MiB).
  */
