@@ -437,8 +437,8 @@ function withMediaTypeHint(descriptor: BlobDescriptor, error: unknown): unknown 
   const { mediaType } = descriptor;
   if (!(error instanceof RegdavError) || error.code !== "INVALID_LAYER") return error;
   if (mediaType === undefined || isTarMediaType(mediaType)) return error;
-  const hint = `Its media type "${mediaType}" is not a tar layer, so this blob has no files to list.`;
-  return new RegdavError("INVALID_LAYER", `${error.message}. ${hint}`, { cause: error });
+  const hint = `Its media type "${mediaType}" is not a tar layer, so this blob has no files to list`;
+  return new RegdavError("INVALID_LAYER", `${error.message}. ${hint}.`, { cause: error });
 }
 
 /**

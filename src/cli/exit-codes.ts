@@ -63,7 +63,8 @@ export function messageOf(error: unknown): string {
  * 20.20.2).
  */
 function unknownOptionMessage(error: unknown, text: string): string | undefined {
-  if ((error as { code?: unknown } | undefined)?.code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
   const option = /^Unknown option '([^']*)'/.exec(text)?.[1];
   if (option === undefined) return undefined;
   return `unknown option "${option}": run the command with --help for its options`;

@@ -29,7 +29,11 @@ export class ViewCache {
   private readonly builds = new Map<string, Promise<FilesystemView>>();
 
   constructor(private readonly maxBytes = VIEW_MEMORY_BUDGET) {
-    this.views = new LRUCache({ max: MAX_VIEWS, maxSize: maxBytes, sizeCalculation: (view) => this.sizeOf(view) });
+    this.views = new LRUCache({
+      max: MAX_VIEWS,
+      maxSize: maxBytes,
+      sizeCalculation: (view) => this.sizeOf(view),
+    });
   }
 
   /**
