@@ -94,7 +94,7 @@ export async function writeFileAtomic(path: string, data: Buffer | string): Prom
  * Writes the pieces in order into a new file atomically, waiting for the
  * file to drain when it buffers more than its high-water mark.
  */
-export async function writePiecesAtomic(path: string, pieces: Iterable<string>): Promise<void> {
+export async function writePiecesAtomic(path: string, pieces: Iterable<string | Buffer>): Promise<void> {
   const file = await AtomicFile.create(path);
   try {
     for (const piece of pieces) {

@@ -41,6 +41,15 @@ export class CacheLayout {
     return join(this.root, "indexes", ...splitDigest(digest)) + ".ztoc-rejected.json";
   }
 
+  /**
+   * Returns the path of the folder tree built from one listing of a layer,
+   * named by `listing`: `tar`, `toc`, or `soci-` and the zTOC's hex digest.
+   */
+  layerTree(digest: string, listing: string, version: number): string {
+    if (!/^[a-z0-9-]+$/.test(listing)) throw new Error(`invalid listing name for a cache path: ${JSON.stringify(listing)}`);
+    return join(this.root, "indexes", ...splitDigest(digest)) + `.tree-${listing}.v${version}.bin`;
+  }
+
   layerIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
   }

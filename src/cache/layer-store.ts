@@ -18,6 +18,7 @@ import {
 } from "../layer/layer-index.js";
 import { resolveLayerLimits, type LayerLimits } from "../layer/layer-limits.js";
 import { readLayerToc } from "../layer/toc/read-layer-toc.js";
+import { TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
 import { locateToc } from "../layer/toc/toc-annotations.js";
 import { TocUnusableError } from "../layer/toc/toc-error.js";
 import { listFromZtoc, MAX_ZTOC_BYTES } from "../layer/soci/list-from-ztoc.js";
@@ -36,6 +37,8 @@ import { sha256Digest } from "../reference/digest.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
+import { LayerTreeStore } from "./layer-tree-store.js";
+import type { LayerTree } from "../image/layer-tree.js";
 import { LayerContent, type BlobRangeOpener, type ContentOffsets, type RemoteBlob } from "./layer-content.js";
 
 /** Progress of one layer pass, reported as its compressed input is read. */
@@ -72,6 +75,14 @@ export interface ContentReadOptions {
 const BYTES_PER_ENTRY = 256;
 
 /**
+ * Memory for listings kept after use, by BYTES_PER_ENTRY: those of about
+ * 130,000 entries in all. Views read layer trees from disk, so a listing is
+ * used again only to build a missing tree or for export, and a larger one
+ * is read from disk each time.
+ */
+const LISTING_MEMORY_BYTES = 32 * 1024 * 1024;
+
+/**
  * Indexes layers and serves the bytes of the files inside them. The first
  * request for a layer runs one streaming pass: download, verify, decompress,
  * parse. It writes the raw blob, the entry index and a random-access index
@@ -97,6 +108,7 @@ export class LayerStore {
    */
   private readonly listedOffsets = new Map<string, ContentOffsets>();
   private readonly content: LayerContent;
+  private readonly trees: LayerTreeStore;
   /** Called as layer passes read their input. The command line draws its progress line from it. */
   onPassProgress: ((progress: LayerPassProgress) => void) | undefined;
   /** Overrides of the limits each layer pass enforces, such as `--max-layer-size`. */
@@ -107,8 +119,9 @@ export class LayerStore {
   constructor(
     private readonly layout: CacheLayout,
     private readonly blobs: BlobStore,
-    memoryBytes = 256 * 1024 * 1024,
+    memoryBytes = LISTING_MEMORY_BYTES,
   ) {
+    this.trees = new LayerTreeStore(layout);
     this.memory = new LRUCache({
       maxSize: memoryBytes,
       sizeCalculation: (index) => Math.max(1, index.entries.length * BYTES_PER_ENTRY),
@@ -161,6 +174,45 @@ export class LayerStore {
     if (!this.listedOffsets.has(digest)) this.listedOffsets.set(digest, isTarLayerIndex(index) ? "tar" : index.offsets);
     this.memory.set(digest, index);
     return index;
+  }
+
+  /** Returns the layer's listing as a tree that views read one folder at a time, from the listing index() returns. */
+  async tree(
+    descriptor: BlobDescriptor,
+    open: BlobOpener,
+    repository: string,
+    openRange?: BlobRangeOpener,
+    ztoc?: ZtocSource,
+  ): Promise<LayerTree> {
+    const { digest } = descriptor;
+    // A zTOC listing depends on the image, so only tar and TOC listings are taken from the trees opened before.
+    const listed = this.listedOffsets.get(digest);
+    const opened = listed === "tar" || listed === "toc" ? this.trees.openedTree(digest, listed) : undefined;
+    if (opened) return opened;
+    if (listed === undefined) {
+      const stored = await this.storedTarTree(digest);
+      if (stored) {
+        this.listedOffsets.set(digest, "tar");
+        return stored;
+      }
+    }
+    return this.trees.tree(await this.index(descriptor, open, repository, openRange, ztoc));
+  }
+
+  /**
+   * Returns the stored tree of the tar listing when index() would return
+   * that listing from the cache: no TOC or zTOC listing is stored, and the
+   * pass's index and access points are. After a restart, the first view of a
+   * layer then reads its tree without parsing the whole listing.
+   */
+  private async storedTarTree(digest: string): Promise<LayerTree | undefined> {
+    if (this.useTocs) {
+      const listings = [this.layout.layerToc(digest, TOC_RECORD_VERSION), this.layout.layerZtoc(digest)];
+      for (const path of listings) if (await fileExists(path)) return undefined;
+    }
+    if (!(await fileExists(this.layout.layerIndex(digest, LAYER_INDEX_VERSION)))) return undefined;
+    if (!(await this.content.canRead(digest))) return undefined;
+    return this.trees.storedTree(digest, "tar");
   }
 
   /**

@@ -1,6 +1,6 @@
 import { RegdavError, notFound } from "../errors.js";
 import { MAX_SYMLINK_HOPS, resolvePath } from "./resolve-path.js";
-import { countEntries, type ContentLocation, type DirectoryNode, type FileNode, type TreeNode } from "./view-tree.js";
+import type { ContentLocation, DirectoryNode, FileNode, TreeNode } from "./view-tree.js";
 
 export type { ContentLocation } from "./view-tree.js";
 
@@ -44,12 +44,7 @@ type Step = { ok: true; position: Position } | { ok: false; problem: string };
  * walk such as `grep -r` ends.
  */
 export class FilesystemView {
-  /** Names in the view's tree, which its memory grows with. */
-  readonly entryCount: number;
-
-  constructor(private readonly root: DirectoryNode) {
-    this.entryCount = countEntries(root);
-  }
+  constructor(private readonly root: DirectoryNode) {}
 
   /** Describes the node at a path. Throws NOT_FOUND, or NOT_A_DIRECTORY for a file in the path. */
   lookup(path: readonly string[]): ViewNode {
@@ -110,6 +105,7 @@ export class FilesystemView {
       const inside = { folders: [...folders, child], seen: [...seen, child] };
       return { ok: true, position: { name, node: child, ...inside, cutOff: false } };
     }
+    if (child.kind === "hardlink") return { ok: false, problem: "hardlink not resolved" };
     return this.followSymlink(parent, name, child.target);
   }
 
@@ -122,7 +118,7 @@ export class FilesystemView {
       const problem = `symlink to ${quotedTarget} has a loop (more than ${MAX_SYMLINK_HOPS} links)`;
       return { ok: false, problem };
     }
-    if (resolution.status === "missing" || resolution.node.kind === "symlink") {
+    if (resolution.status === "missing" || resolution.node.kind === "symlink" || resolution.node.kind === "hardlink") {
       return { ok: false, problem: `symlink target ${quotedTarget} does not exist` };
     }
 
@@ -131,7 +127,8 @@ export class FilesystemView {
       const position = { name, node, folders: parents, seen: parent.seen, cutOff: false };
       return { ok: true, position };
     }
-    const cutOff = parent.seen.includes(node);
+    // Folders are compared by path, because a merged view may make a new node for a folder it merged before.
+    const cutOff = parent.seen.some((folder) => folder.path === node.path);
     const seen = cutOff ? parent.seen : [...parent.seen, ...parents, node];
     return { ok: true, position: { name, node, folders: [...parents, node], seen, cutOff } };
   }

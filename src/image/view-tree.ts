@@ -1,8 +1,10 @@
 /**
- * The in-memory folder tree behind a filesystem view. Each folder maps child
- * names to nodes, so lookups cost one map access per path segment even in
- * folders with many thousands of entries. A node does not store its own
- * name, so a hardlinked file can be one node under two names.
+ * The folder tree that views walk. A layer's own tree is built in memory from
+ * its listing, and a merged view makes its folders on demand from the layer
+ * trees. Each folder maps child names to nodes, so lookups cost one map
+ * access per path segment even in folders with many thousands of entries. A
+ * file node does not store its own name, so a hardlinked file can be one node
+ * under two names.
  */
 
 /** Location of a file's bytes: a range of one layer's uncompressed tar. */
@@ -23,7 +25,13 @@ interface NodeMetadata {
 
 export interface DirectoryNode extends NodeMetadata {
   readonly kind: "directory";
+  /** Path from the root without symlinks, such as `usr/bin`; `""` is the root. */
+  readonly path: string;
   readonly children: Map<string, TreeNode>;
+  /** Whether a tar entry describes the folder, rather than only paths below it. */
+  explicit: boolean;
+  /** Whether the folder took the place of a file, symlink or hardlink, which had hidden any lower folder here. */
+  replacedFile: boolean;
 }
 
 export interface FileNode extends NodeMetadata {
@@ -37,26 +45,37 @@ export interface SymlinkNode extends NodeMetadata {
   readonly target: string;
 }
 
-export type TreeNode = DirectoryNode | FileNode | SymlinkNode;
+/**
+ * A hardlink of a layer's own tree whose target the layer does not contain
+ * when the link is written: it is in a lower layer, later in the layer, or
+ * nowhere. A merged view resolves it against the layers, so views never
+ * show this kind.
+ */
+export interface PendingLinkNode extends NodeMetadata {
+  readonly kind: "hardlink";
+  /** Normalized path of the target below the image root. */
+  readonly target: string;
+  /**
+   * Whether the lower layers' node at the target path was still visible
+   * where the link stands in the tar, as no whiteout, opaque marker or
+   * earlier entry of the layer had hidden it.
+   */
+  readonly lowerTarget: boolean;
+}
+
+export type TreeNode = DirectoryNode | FileNode | SymlinkNode | PendingLinkNode;
 
 /** Mode of folders that no tar entry describes, such as `a` for a layer with only `a/b`. */
 export const IMPLICIT_DIRECTORY_MODE = 0o755;
 
-export function createDirectory(mode: number, modified: number): DirectoryNode {
-  return { kind: "directory", mode, modified, children: new Map() };
+/** Creates an empty folder that no tar entry describes yet. */
+export function createDirectory(path: string, mode: number, modified: number): DirectoryNode {
+  return { kind: "directory", path, mode, modified, children: new Map(), explicit: false, replacedFile: false };
 }
 
-/** Counts the names in a tree: every child of every folder, the root not included. */
-export function countEntries(root: DirectoryNode): number {
-  let count = 0;
-  const folders: DirectoryNode[] = [root];
-  for (let folder = folders.pop(); folder !== undefined; folder = folders.pop()) {
-    count += folder.children.size;
-    for (const child of folder.children.values()) {
-      if (child.kind === "directory") folders.push(child);
-    }
-  }
-  return count;
+/** Joins a folder's path and a child's name into the child's path. */
+export function childPath(folder: string, name: string): string {
+  return folder === "" ? name : `${folder}/${name}`;
 }
 
 /** Splits a normalized path (`""` is the root) into segments. */
@@ -81,7 +100,8 @@ export function ensureDirectory(
       folder = child;
       continue;
     }
-    const created = createDirectory(IMPLICIT_DIRECTORY_MODE, modified);
+    const created = createDirectory(childPath(folder.path, name), IMPLICIT_DIRECTORY_MODE, modified);
+    created.replacedFile = child !== undefined;
     folder.children.set(name, created);
     folder = created;
   }

@@ -1,5 +1,6 @@
-import type { LayerIndex, TarLayerIndex } from "../layer/layer-index.js";
-import { buildLayerView } from "../image/layer-view.js";
+import type { TarLayerIndex } from "../layer/layer-index.js";
+import { layerViewOf } from "../image/layer-view.js";
+import type { LayerTree } from "../image/layer-tree.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -61,7 +62,7 @@ export class LayersFolder implements FolderNode {
   private contentsFolder(position: number, layer: BlobDescriptor): FolderNode {
     const name = layerFolderName(position, layer);
     const open = async () => {
-      const build = async () => buildLayerView(await indexLayerOf(this.location, layer), 0);
+      const build = async () => layerViewOf(await layerTreeOf(this.location, layer), 0);
       const view = await cachedView(`layer ${this.location.image?.digest ?? ""} ${layer.digest}`, build);
       return new ViewFolder(view, [], { location: this.location, layers: [layer] });
     };
@@ -76,7 +77,7 @@ export class LayersFolder implements FolderNode {
 /**
  * Opens `length` bytes at `offset` of a layer's content, by a Range request
  * on the compressed blob when it is not cached. The offset is one of the
- * listing indexLayerOf returned, or, with `tarOffsets`, of the uncompressed tar.
+ * listing layerTreeOf was built from, or, with `tarOffsets`, of the uncompressed tar.
  */
 export function readLayerContent(
   location: ImageLocation,
@@ -102,14 +103,15 @@ function rangeOpenerOf(location: ImageLocation, layer: BlobDescriptor) {
 }
 
 /**
- * Returns a layer's listing, from its table of contents when it has one,
- * else from its one indexing pass, run when it has none yet.
+ * Returns a layer's listing as a tree stored in the cache: the listing from
+ * its table of contents when it has one, else from its one indexing pass,
+ * run when it has none yet.
  */
-export function indexLayerOf(location: ImageLocation, layer: BlobDescriptor): Promise<LayerIndex> {
+export function layerTreeOf(location: ImageLocation, layer: BlobDescriptor): Promise<LayerTree> {
   const { context, source, repository } = location;
   const label = `${source.name}/${repository}`;
   const ztoc = location.image && ztocSourceOf(location, location.image, layer.digest);
-  return context.layers.index(layer, () => source.openBlob(repository, layer), label, rangeOpenerOf(location, layer), ztoc);
+  return context.layers.tree(layer, () => source.openBlob(repository, layer), label, rangeOpenerOf(location, layer), ztoc);
 }
 
 /** Returns a layer's index with tar offsets and diff ID, as export needs, from its indexing pass. */
@@ -123,29 +125,23 @@ export function tarIndexOf(location: ImageLocation, layer: BlobDescriptor): Prom
 const PARALLEL_LAYER_PASSES = 3;
 
 /**
- * Indexes an image's layers, at most PARALLEL_LAYER_PASSES at once, and
- * returns the indexes in order: the listings of indexLayerOf, or those of
- * tarIndexOf when given as `indexOne`.
+ * Runs `indexOne` for each of an image's layers, at most
+ * PARALLEL_LAYER_PASSES at once, so that the passes of a new image overlap,
+ * and returns the results in layer order.
  */
-export function indexLayers(location: ImageLocation, layers: readonly BlobDescriptor[]): Promise<LayerIndex[]>;
-export function indexLayers<T extends LayerIndex>(
+export async function indexLayers<T>(
   location: ImageLocation,
   layers: readonly BlobDescriptor[],
   indexOne: (location: ImageLocation, layer: BlobDescriptor) => Promise<T>,
-): Promise<T[]>;
-export async function indexLayers(
-  location: ImageLocation,
-  layers: readonly BlobDescriptor[],
-  indexOne: (location: ImageLocation, layer: BlobDescriptor) => Promise<LayerIndex> = indexLayerOf,
-): Promise<LayerIndex[]> {
-  const indexes: LayerIndex[] = new Array(layers.length);
+): Promise<T[]> {
+  const results: T[] = new Array(layers.length);
   let next = 0;
   const worker = async () => {
     while (next < layers.length) {
       const position = next++;
-      indexes[position] = await indexOne(location, layers[position]!);
+      results[position] = await indexOne(location, layers[position]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL_LAYER_PASSES, layers.length) }, worker));
-  return indexes;
+  return results;
 }

@@ -1,8 +1,8 @@
-import { buildRootfsView } from "../image/rootfs-view.js";
+import { rootfsViewOf } from "../image/rootfs-view.js";
 import type { FilesystemView } from "../image/filesystem-view.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import type { ImageLocation } from "./image-folder.js";
-import { indexLayers } from "./layers-folder.js";
+import { indexLayers, layerTreeOf } from "./layers-folder.js";
 import { folderInfo, type FolderNode, type TreeNode } from "./tree-node.js";
 import { cachedView } from "./view-cache.js";
 import { ViewFolder } from "./view-folder.js";
@@ -36,6 +36,6 @@ export class RootfsFolder implements FolderNode {
   }
 
   private async buildView(): Promise<FilesystemView> {
-    return buildRootfsView(await indexLayers(this.location, this.layers));
+    return rootfsViewOf(await indexLayers(this.location, this.layers, layerTreeOf));
   }
 }

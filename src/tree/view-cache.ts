@@ -2,38 +2,25 @@ import { LRUCache } from "lru-cache";
 
 import type { FilesystemView } from "../image/filesystem-view.js";
 
-/** How many built views are kept at most. Each contains one folder tree of an image or a layer in memory. */
-const MAX_VIEWS = 32;
-
 /**
- * Memory that the kept views may take, by VIEW_BYTES_PER_ENTRY. The newest
- * view stays even when it alone is larger, so a huge image is not built
- * again for every request.
+ * How many built views are kept at most. A view keeps little memory of its
+ * own: the merged folders it reads are kept in one cache shared by all views
+ * (layered-folders.ts), and its layer trees are read from disk.
  */
-export const VIEW_MEMORY_BUDGET = 256 * 1024 * 1024;
+const MAX_VIEWS = 64;
 
 /**
- * Estimated bytes of heap per name in a view's tree. Built from one layer of
- * 306,603 entries, a view took 50.5 MiB of heap, about 173 bytes each.
- */
-export const VIEW_BYTES_PER_ENTRY = 200;
-
-/**
- * Built views by key, kept while they fit MAX_VIEWS and the memory budget.
- * Builds in progress are kept apart and take no part in eviction, so a
- * build that has not finished neither pushes out a finished view nor is
- * pushed out and started a second time.
+ * Built views by key, the least recently used evicted first. Builds in
+ * progress are kept apart and take no part in eviction, so a build that has
+ * not finished neither pushes out a finished view nor is pushed out and
+ * started a second time.
  */
 export class ViewCache {
   private readonly views: LRUCache<string, FilesystemView>;
   private readonly builds = new Map<string, Promise<FilesystemView>>();
 
-  constructor(private readonly maxBytes = VIEW_MEMORY_BUDGET) {
-    this.views = new LRUCache({
-      max: MAX_VIEWS,
-      maxSize: maxBytes,
-      sizeCalculation: (view) => this.sizeOf(view),
-    });
+  constructor(maxViews = MAX_VIEWS) {
+    this.views = new LRUCache({ max: maxViews });
   }
 
   /**
@@ -71,14 +58,6 @@ export class ViewCache {
   /** Tells whether a view is being built under `key`. */
   isBuilding(key: string): boolean {
     return this.builds.has(key);
-  }
-
-  /**
-   * Counts a view by its entries. The size is capped at the budget, so the
-   * newest view is kept even when it alone is larger, and the others go.
-   */
-  private sizeOf(view: FilesystemView): number {
-    return Math.max(1, Math.min(this.maxBytes, view.entryCount * VIEW_BYTES_PER_ENTRY));
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { applyLayer } from "../../src/image/apply-layer.js";
+import { buildOwnTree } from "../../src/image/own-tree.js";
 import {
   MAX_SYMLINK_HOPS,
   resolvePath,
@@ -15,7 +15,6 @@ import {
 import { dir, file, layer, symlink } from "./index-fixtures.js";
 
 function tree(): DirectoryNode {
-  const root = createDirectory(0o755, 0);
   const entries = [
     dir("usr/lib"),
     file("usr/lib/libc.so", 100),
@@ -24,8 +23,7 @@ function tree(): DirectoryNode {
     symlink("usr/lib/libc-link", "libc.so"),
     symlink("loop", "loop"),
   ];
-  applyLayer(root, layer(entries), 0);
-  return root;
+  return buildOwnTree(layer(entries));
 }
 
 /** Returns the resolved node, failing the test unless the status is "found". */

@@ -1,0 +1,79 @@
+import { LAYER_TREE_VERSION, layerTreeFile, StoredLayerTree } from "../image/layer-tree-file.js";
+import { layerTreeFolders, type LayerTree } from "../image/layer-tree.js";
+import { isTarLayerIndex, type LayerIndex } from "../layer/layer-index.js";
+import { log } from "../log.js";
+import { writePiecesAtomic } from "./atomic-file.js";
+import type { CacheLayout } from "./cache-layout.js";
+import { InFlight } from "./in-flight.js";
+
+/**
+ * Stores each layer listing as a layer tree file in the cache, built once,
+ * and opens it for views. The file stays with the layer's indexes, which
+ * the cache budget never evicts.
+ */
+export class LayerTreeStore {
+  private readonly builds = new InFlight<LayerTree>();
+  /** Trees opened by this process, by file path. Each is a few numbers, so all stay. */
+  private readonly opened = new Map<string, StoredLayerTree>();
+
+  constructor(private readonly layout: CacheLayout) {}
+
+  /** Returns the stored tree of a listing, building and storing it first when there is none. */
+  tree(index: LayerIndex): Promise<LayerTree> {
+    const path = this.pathOf(index.digest, listingName(index));
+    const known = this.opened.get(path);
+    if (known) return Promise.resolve(known);
+    return this.builds.run(path, async () => {
+      let stored = openStored(path);
+      if (stored === undefined) {
+        await writePiecesAtomic(path, layerTreeFile(layerTreeFolders(index)));
+        stored = StoredLayerTree.open(path);
+      }
+      this.opened.set(path, stored);
+      return stored;
+    });
+  }
+
+  /**
+   * Returns the tree of a layer's tar or TOC listing that this process has
+   * opened before, without reading the listing, or undefined.
+   */
+  openedTree(digest: string, listing: "tar" | "toc"): LayerTree | undefined {
+    return this.opened.get(this.pathOf(digest, listing));
+  }
+
+  /** Opens the stored tree of a listing without reading the listing, or returns undefined when none is stored. */
+  storedTree(digest: string, listing: "tar" | "toc"): LayerTree | undefined {
+    const path = this.pathOf(digest, listing);
+    const stored = this.opened.get(path) ?? openStored(path);
+    if (stored) this.opened.set(path, stored);
+    return stored;
+  }
+
+  private pathOf(digest: string, listing: string): string {
+    return this.layout.layerTree(digest, listing, LAYER_TREE_VERSION);
+  }
+}
+
+/** Opens a stored tree, or returns undefined, after logging any other failure than a missing file. */
+function openStored(path: string): StoredLayerTree | undefined {
+  try {
+    return StoredLayerTree.open(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
+      log.warn("stored layer tree unreadable, building it again", { path, error: String(error) });
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Names the listing a tree was built from, because the offsets of its files
+ * differ between them. A blob has at most one TOC, and a layer may be listed
+ * from the zTOCs of several SOCI indexes.
+ */
+function listingName(index: LayerIndex): string {
+  if (isTarLayerIndex(index)) return "tar";
+  if (index.offsets === "toc") return "toc";
+  return `soci-${index.ztoc.split(":")[1] ?? ""}`;
+}

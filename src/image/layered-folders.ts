@@ -1,0 +1,274 @@
+import { LRUCache } from "lru-cache";
+
+import type { LayerDirectoryNode, LayerNode, LayerTree } from "./layer-tree.js";
+import { resolvePath } from "./resolve-path.js";
+import {
+  childPath,
+  IMPLICIT_DIRECTORY_MODE,
+  type DirectoryNode,
+  type PendingLinkNode,
+  type TreeNode,
+} from "./view-tree.js";
+
+/**
+ * Children of merged folders kept in memory, over all views: some 10 to 20
+ * megabytes, at an estimated 100 to 200 bytes per child. A folder that
+ * leaves the cache is merged again from its layer trees when next read, and
+ * a folder with more children is never kept.
+ */
+const MAX_MERGED_CHILDREN = 100_000;
+
+const mergedChildren = new LRUCache<string, Map<string, TreeNode>>({
+  maxSize: MAX_MERGED_CHILDREN,
+  sizeCalculation: (children) => children.size + 1,
+});
+
+let nextId = 0;
+
+/**
+ * The folders of a stack of layer trees (base layer first) merged as the
+ * layers are applied in order, each folder merged when it is first read.
+ * A folder of a layer shows through unless an upper layer hides it:
+ * - an upper file, symlink or hardlink at the same path wins;
+ * - folders at the same path merge, unless the upper one replaces the lower
+ *   (LayerFolder.replacesLower) or hides its children (an opaque marker);
+ * - a whiteout deletes the lower node at its path.
+ *
+ * A folder's mode and time come from the topmost layer with an entry for it,
+ * else from the lowest layer where it is implicit, as unpacking the layers in
+ * order leaves them.
+ */
+export class LayeredFolders {
+  readonly root: DirectoryNode;
+  private readonly id = nextId++;
+  /** Folders being merged, whose hardlinks are being resolved, by cache key. */
+  private readonly drafts = new Map<string, Map<string, TreeNode>>();
+  /** Views of the lowest layers only, by layer count, for resolving hardlinks. */
+  private readonly prefixes = new Map<number, LayeredFolders>();
+
+  /**
+   * @param layers layer trees, base layer first
+   * @param firstLayerIndex the layerIndex of the first tree in file content locations
+   * @param resolving links being resolved, shared with the prefix views, to end cycles of links
+   */
+  constructor(
+    private readonly layers: readonly LayerTree[],
+    private readonly firstLayerIndex = 0,
+    private readonly resolving = new Set<string>(),
+  ) {
+    this.root = new MergedDirectory(this, "", IMPLICIT_DIRECTORY_MODE, 0, false, layers.length - 1, 0);
+  }
+
+  /** Returns the children of a folder of this view, merging them when they are not cached. */
+  childrenOf(folder: MergedDirectory): Map<string, TreeNode> {
+    const key = `${this.id}\0${folder.path}`;
+    const cached = mergedChildren.get(key);
+    if (cached) return cached;
+    // A hardlink resolved inside this folder may look up a sibling, so the
+    // lookup sees the draft, with other links of the folder still pending.
+    const draft = this.drafts.get(key);
+    if (draft) return draft;
+
+    const { children, links } = this.merge(folder);
+    this.drafts.set(key, children);
+    try {
+      for (const link of links) {
+        const node = this.resolveLink(link);
+        if (node) children.set(link.name, node);
+        else children.delete(link.name);
+      }
+    } finally {
+      this.drafts.delete(key);
+    }
+    mergedChildren.set(key, children);
+    return children;
+  }
+
+  private merge(folder: MergedDirectory): { children: Map<string, TreeNode>; links: DraftLink[] } {
+    const children = new Map<string, TreeNode>();
+    const links: DraftLink[] = [];
+    const folders = new Map<string, FolderDraft>();
+    const whitedOut = new Set<string>();
+    let lowest = folder.bottom;
+
+    for (let layer = folder.top; layer >= folder.bottom; layer--) {
+      const own = this.layers[layer]!.folder(folder.path);
+      if (own === undefined) continue;
+      for (const [name, node] of own.children ?? []) {
+        if (whitedOut.has(name)) continue;
+        const draft = folders.get(name);
+        if (draft) {
+          draft.addLower(layer, node);
+          continue;
+        }
+        if (children.has(name)) continue;
+        if (node.kind === "directory") {
+          folders.set(name, new FolderDraft(layer, node));
+          continue;
+        }
+        const made = this.nodeOf(layer, folder.path, name, node);
+        children.set(name, made);
+        if (made.kind === "hardlink") links.push(made as DraftLink);
+      }
+      for (const name of own.whiteouts) {
+        whitedOut.add(name);
+        folders.get(name)?.endAt(layer);
+      }
+      if (own.hidesLowerChildren) {
+        lowest = layer;
+        break;
+      }
+    }
+
+    for (const [name, draft] of folders) {
+      // Layers above the first one with the child folder may still have whiteouts below it, so its merge starts at this folder's top.
+      children.set(name, draft.build(this, childPath(folder.path, name), folder.top, lowest));
+    }
+    return { children, links };
+  }
+
+  private nodeOf(layer: number, parent: string, name: string, node: Exclude<LayerNode, LayerDirectoryNode>): TreeNode {
+    const { mode, modified } = node;
+    if (node.kind === "file") {
+      const content = { layerIndex: this.firstLayerIndex + layer, dataOffset: node.dataOffset, size: node.size };
+      return { kind: "file", mode, modified, content };
+    }
+    if (node.kind === "symlink") return { kind: "symlink", mode, modified, target: node.target };
+    const link: DraftLink = {
+      kind: "hardlink",
+      mode,
+      modified,
+      target: node.target,
+      lowerTarget: node.lowerTarget,
+      owner: this,
+      layer,
+      name,
+      path: childPath(parent, name),
+    };
+    return link;
+  }
+
+  /**
+   * Resolves a hardlink of layer `link.layer`: against the layers below when
+   * their node at the target path was visible where the link stands in the
+   * tar, else against the layer's own tree over the layers below. Returns
+   * undefined for a missing target, a folder, or a cycle of links.
+   */
+  resolveLink(link: DraftLink): TreeNode | undefined {
+    const key = `${this.id}\0${link.path}`;
+    if (this.resolving.has(key)) return undefined;
+    this.resolving.add(key);
+    try {
+      if (link.lowerTarget && link.layer > 0) {
+        const lower = this.prefix(link.layer).findLinkTarget(link.target);
+        if (lower) return lower;
+      }
+      return this.prefix(link.layer + 1).findLinkTarget(link.target);
+    } finally {
+      this.resolving.delete(key);
+    }
+  }
+
+  /** Finds the node a hardlink to `target` shares, without following a symlink at its last component, as link(2) does. */
+  private findLinkTarget(target: string): TreeNode | undefined {
+    const resolution = resolvePath([this.root], target, false);
+    if (resolution.status !== "found") return undefined;
+    const { node } = resolution;
+    if (node.kind === "directory") return undefined;
+    if (node.kind === "hardlink") {
+      const draft = node as DraftLink;
+      return draft.owner.resolveLink(draft);
+    }
+    return node;
+  }
+
+  /** Returns the view of the lowest `count` layers. */
+  private prefix(count: number): LayeredFolders {
+    if (count >= this.layers.length) return this;
+    let view = this.prefixes.get(count);
+    if (view === undefined) {
+      view = new LayeredFolders(this.layers.slice(0, count), this.firstLayerIndex, this.resolving);
+      this.prefixes.set(count, view);
+    }
+    return view;
+  }
+}
+
+/** A hardlink in a folder being merged, before it is resolved. */
+interface DraftLink extends PendingLinkNode {
+  owner: LayeredFolders;
+  /** Position of the link's layer in the owner's stack. */
+  layer: number;
+  name: string;
+  path: string;
+}
+
+/** A folder of a merged view, whose children are merged from the layers when first read. */
+class MergedDirectory implements DirectoryNode {
+  readonly kind = "directory";
+  /** Only layer trees being built mark this. */
+  readonly replacedFile = false;
+
+  /**
+   * @param top the highest layer whose tree may have this folder or whiteouts in it
+   * @param bottom the lowest layer whose children of this folder show
+   */
+  constructor(
+    private readonly owner: LayeredFolders,
+    readonly path: string,
+    public mode: number,
+    public modified: number,
+    public explicit: boolean,
+    readonly top: number,
+    readonly bottom: number,
+  ) {}
+
+  get children(): Map<string, TreeNode> {
+    return this.owner.childrenOf(this);
+  }
+}
+
+/** A child folder of a folder being merged, collecting the layers it shows through. */
+class FolderDraft {
+  private entryMetadata: { mode: number; modified: number } | undefined;
+  private implicitMetadata: { mode: number; modified: number } = { mode: IMPLICIT_DIRECTORY_MODE, modified: 0 };
+  /** The lowest layer whose children of this folder show, once known. */
+  private childrenEnd: number | undefined;
+  /** False once no lower layer's node at this path shows. */
+  private open = true;
+
+  constructor(layer: number, node: LayerDirectoryNode) {
+    this.take(layer, node);
+  }
+
+  /** Adds the node that a lower layer has at this folder's path. */
+  addLower(layer: number, node: LayerNode): void {
+    if (!this.open) return;
+    if (node.kind !== "directory") {
+      this.endAt(layer + 1);
+      return;
+    }
+    this.take(layer, node);
+  }
+
+  /** Ends the folder at `layer`: no layer below it shows here. */
+  endAt(layer: number): void {
+    this.childrenEnd ??= layer;
+    this.open = false;
+  }
+
+  build(owner: LayeredFolders, path: string, top: number, lowest: number): MergedDirectory {
+    const { mode, modified } = this.entryMetadata ?? this.implicitMetadata;
+    const bottom = this.childrenEnd ?? lowest;
+    return new MergedDirectory(owner, path, mode, modified, this.entryMetadata !== undefined, top, bottom);
+  }
+
+  private take(layer: number, node: LayerDirectoryNode): void {
+    const { mode, modified } = node;
+    if (node.explicit) this.entryMetadata ??= { mode, modified };
+    else this.implicitMetadata = { mode, modified };
+
+    if (node.replacesLower) this.endAt(layer);
+    else if (node.hidesLowerChildren) this.childrenEnd ??= layer;
+  }
+}

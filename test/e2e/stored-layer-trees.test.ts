@@ -1,0 +1,119 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { makeImageConfig, makeLayer, type LayerBlob } from "../harness/image-builder.js";
+import { pushImage } from "../harness/push.js";
+import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
+import { startRegistry, type TestRegistry } from "../harness/registry.js";
+import { makeTempDir, type TempDir } from "../harness/tools.js";
+import { davRequest, listEntries } from "./dav-client.js";
+
+/**
+ * Views read each layer's folders from a tree file stored in the cache, not
+ * from the listing in memory. After a restart, a layer indexed before is
+ * shown from its stored tree, without the listing being read again.
+ */
+
+let registry: TestRegistry;
+let cache: TempDir;
+let base: LayerBlob;
+let top: LayerBlob;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  cache = await makeTempDir("regdav-cache");
+  base = await makeLayer([
+    { type: "directory", path: "etc" },
+    { type: "file", path: "etc/motd", content: "base motd\n" },
+    { type: "file", path: "etc/hostname", content: "base\n" },
+    { type: "directory", path: "srv" },
+    { type: "file", path: "srv/data.txt", content: "lower data\n" },
+  ]);
+  top = await makeLayer([
+    { type: "file", path: "etc/.wh.hostname", content: "" },
+    { type: "file", path: "srv/new.txt", content: "upper data\n" },
+  ]);
+  const image = { layers: [base, top], config: makeImageConfig({ layers: [base, top] }), format: "oci" as const };
+  await pushImage(registry.host, "demo/trees", "v1", image);
+});
+
+afterAll(async () => {
+  await cache?.remove();
+  await registry?.stop();
+});
+
+function rootfsUrl(regdav: RegdavProcess, path: string): string {
+  return `${regdav.url}${registry.host}/demo/trees/_tags/v1/rootfs/${path}`;
+}
+
+function cachedIndex(layer: LayerBlob, suffix: string): string {
+  const hex = layer.digest.slice("sha256:".length);
+  return join(cache.path, "indexes", "sha256", `${hex}${suffix}`);
+}
+
+async function names(regdav: RegdavProcess, path: string): Promise<string[]> {
+  return (await listEntries(rootfsUrl(regdav, path))).map((entry) => entry.name).sort();
+}
+
+async function body(regdav: RegdavProcess, path: string): Promise<string> {
+  const response = await davRequest(rootfsUrl(regdav, path));
+  expect(response.status, path).toBe(200);
+  return response.body.toString("utf8");
+}
+
+describe("stored layer trees", () => {
+  it("stores a tree per layer and serves the merged view", async () => {
+    const regdav = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });
+    try {
+      expect(await names(regdav, "etc/")).toEqual(["motd"]);
+      expect(await names(regdav, "srv/")).toEqual(["data.txt", "new.txt"]);
+      expect(await body(regdav, "srv/new.txt")).toBe("upper data\n");
+    } finally {
+      await regdav.stop();
+    }
+    for (const layer of [base, top]) {
+      const tree = await readFile(cachedIndex(layer, ".tree-tar.v1.bin"));
+      expect(tree.subarray(0, 8).toString(), layer.digest).toBe("RDTREE01");
+    }
+  });
+
+  it("reads stored trees after a restart, not the listings", async () => {
+    // Empties each layer's stored listing. A view built from the listings
+    // would then be empty, so files that still show come from the trees.
+    for (const layer of [base, top]) {
+      const path = cachedIndex(layer, ".v1.json");
+      const index = JSON.parse(await readFile(path, "utf8")) as { entries: unknown[] };
+      expect(index.entries.length, layer.digest).toBeGreaterThan(0);
+      await writeFile(path, JSON.stringify({ ...index, entries: [] }));
+    }
+
+    const regdav = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });
+    try {
+      expect(await names(regdav, "etc/")).toEqual(["motd"]);
+      expect(await names(regdav, "srv/")).toEqual(["data.txt", "new.txt"]);
+      expect(await body(regdav, "srv/data.txt")).toBe("lower data\n");
+    } finally {
+      await regdav.stop();
+    }
+  });
+
+  it("builds a damaged tree again from the listing", async () => {
+    const damaged = cachedIndex(base, ".tree-tar.v1.bin");
+    await writeFile(damaged, "not a tree");
+    // The listing emptied above would give an empty base layer, so this restores it by a new pass.
+    await writeFile(cachedIndex(base, ".v1.json"), "{}");
+
+    const regdav = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });
+    try {
+      expect(await names(regdav, "etc/")).toEqual(["motd"]);
+      expect(await body(regdav, "etc/motd")).toBe("base motd\n");
+      expect(regdav.output()).toContain("stored layer tree unreadable, building it again");
+    } finally {
+      await regdav.stop();
+    }
+    const rebuilt = await readFile(damaged);
+    expect(rebuilt.subarray(0, 8).toString()).toBe("RDTREE01");
+  });
+});
