@@ -1,11 +1,14 @@
 // The benchmark suites that bench/run.mjs runs, in order. Each suite turns
 // measurements into comparisons: a regdav series beside one or more
 // alternatives, all in the same unit. Add a measurement by adding a suite.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+
 import { startBrowseServers, warmCat, warmPropfind } from "./browse.mjs";
 import { evictedReadRun, wholeLayerDownload } from "./evicted-read.mjs";
 import { firstCatPullUnpack, firstCatRegdav, streamBound } from "./first-cat.mjs";
 import { startGrepMounts, timedGrep } from "./grep-mount.mjs";
-import { firstListingMemory } from "./memory.mjs";
+import { firstListingMemory, indexInto, walkMemory } from "./memory.mjs";
 import { firstCatSoci } from "./soci-image.mjs";
 import { formatBytes, formatMs, median } from "./stats.mjs";
 
@@ -292,6 +295,43 @@ async function memory(ctx, image, runs) {
 }
 
 /**
+ * Peak RSS of a regdav that lists every folder of an image whose layers an
+ * earlier regdav indexed into the same cache, and the time of that walk.
+ */
+async function walkedMemory(ctx, image, runs) {
+  const cacheDir = join(ctx.scratch, `walk-cache-${image.repository.replaceAll("/", "-")}`);
+  await rm(cacheDir, { recursive: true, force: true });
+  ctx.progress(`indexing ${image.name} into a cache for the folder walks`);
+  await indexInto(ctx, image, cacheDir);
+  const results = [];
+  try {
+    for (let run = 0; run < runs; run++) {
+      ctx.progress(`listing every rootfs folder of ${image.name}, run ${run + 1} of ${runs}`);
+      results.push(await walkMemory(ctx, image, cacheDir));
+    }
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
+  }
+  const { folders, entries } = results[0];
+  return [
+    {
+      title: `list every rootfs/ folder after a restart (${image.name}, ${folders} folders)`,
+      unit: "ms",
+      regdav: results.map((result) => result.ms),
+      alternatives: [],
+      note: `${entries} entries listed; the layers were indexed by an earlier regdav on the same cache`,
+    },
+    {
+      title: `peak RSS while listing every rootfs/ folder after a restart (${image.name})`,
+      unit: "bytes",
+      regdav: results.map((result) => result.rss),
+      alternatives: [],
+      note: `regdav's RSS before the walk: ${results.map((r) => formatBytes(r.idleRss)).join(", ")}`,
+    },
+  ];
+}
+
+/**
  * The suites by id, with their default repetition counts: at least 5 for
  * runs of a few seconds and 3 for the large image, where one run takes tens
  * of seconds. `--runs N` overrides the counts.
@@ -308,4 +348,5 @@ export const suites = [
   { id: "memory-bookworm", image: "bookworm", runs: 5, run: memory },
   { id: "memory-large", image: "large", runs: 3, run: memory },
   { id: "memory-many-files", image: "manyFiles", runs: 3, run: memory },
+  { id: "walk-memory-many-files", image: "manyFiles", runs: 3, run: walkedMemory },
 ];

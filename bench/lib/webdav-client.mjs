@@ -46,3 +46,30 @@ export async function timedPropfind(url) {
   const responses = body.toString("utf8").match(/<(?:[A-Za-z]+:)?response[\s>]/g) ?? [];
   return { ms, entries: responses.length - 1 };
 }
+
+/**
+ * Lists a folder and every folder below it, one PROPFIND Depth 1 each, as
+ * `rclone lsf -R` or a file manager's search does. Returns the number of
+ * folders listed and of entries seen.
+ */
+export async function walkFolders(rootUrl) {
+  const pending = [rootUrl];
+  let folders = 0;
+  let entries = 0;
+  for (let url = pending.pop(); url !== undefined; url = pending.pop()) {
+    const init = { method: "PROPFIND", headers: { depth: "1", "content-type": "application/xml; charset=utf-8" }, body: propfindBody };
+    const { body } = await timedRequest(url, init, 207);
+    folders++;
+    const responses = body.toString("utf8").split(/<(?:[A-Za-z]+:)?response[\s>]/).slice(1);
+    const self = new URL(url).pathname;
+    for (const response of responses) {
+      const href = /<(?:[A-Za-z]+:)?href>([^<]*)<\//.exec(response)?.[1];
+      if (href === undefined) throw new Error(`PROPFIND ${url} returned a response without an href`);
+      const path = new URL(href, url).pathname;
+      if (path === self) continue;
+      entries++;
+      if (/<(?:[A-Za-z]+:)?collection\s*\/>/.test(response)) pending.push(new URL(path, url).href);
+    }
+  }
+  return { folders, entries };
+}

@@ -212,7 +212,7 @@ export class LayerStore {
     }
     if (!(await fileExists(this.layout.layerIndex(digest, LAYER_INDEX_VERSION)))) return undefined;
     if (!(await this.content.canRead(digest))) return undefined;
-    return this.trees.storedTree(digest, "tar");
+    return await this.trees.storedTree(digest, "tar");
   }
 
   /**

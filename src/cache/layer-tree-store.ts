@@ -24,9 +24,10 @@ export class LayerTreeStore {
     const known = this.opened.get(path);
     if (known) return Promise.resolve(known);
     return this.builds.run(path, async () => {
-      let stored = openStored(path);
+      let stored = await openStored(path);
       if (stored === undefined) {
-        await writePiecesAtomic(path, layerTreeFile(layerTreeFolders(index)));
+        // The tree is built again from the listing when a crash damages it, so it is not flushed to disk.
+        await writePiecesAtomic(path, layerTreeFile(layerTreeFolders(index)), { flush: false });
         stored = StoredLayerTree.open(path);
       }
       this.opened.set(path, stored);
@@ -43,9 +44,9 @@ export class LayerTreeStore {
   }
 
   /** Opens the stored tree of a listing without reading the listing, or returns undefined when none is stored. */
-  storedTree(digest: string, listing: "tar" | "toc"): LayerTree | undefined {
+  async storedTree(digest: string, listing: "tar" | "toc"): Promise<LayerTree | undefined> {
     const path = this.pathOf(digest, listing);
-    const stored = this.opened.get(path) ?? openStored(path);
+    const stored = this.opened.get(path) ?? (await openStored(path));
     if (stored) this.opened.set(path, stored);
     return stored;
   }
@@ -55,10 +56,15 @@ export class LayerTreeStore {
   }
 }
 
-/** Opens a stored tree, or returns undefined, after logging any other failure than a missing file. */
-function openStored(path: string): StoredLayerTree | undefined {
+/**
+ * Opens a stored tree after checking its digest, or returns undefined,
+ * after logging any other failure than a missing file.
+ */
+async function openStored(path: string): Promise<StoredLayerTree | undefined> {
   try {
-    return StoredLayerTree.open(path);
+    const tree = StoredLayerTree.open(path);
+    await StoredLayerTree.verify(path);
+    return tree;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") {
       log.warn("stored layer tree unreadable, building it again", { path, error: String(error) });

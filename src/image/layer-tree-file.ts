@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 
 import type { LayerFolder, LayerNode, LayerTree } from "./layer-tree.js";
 
@@ -13,18 +14,25 @@ import type { LayerFolder, LayerNode, LayerTree } from "./layer-tree.js";
  *   the folder as JSON (FolderJson);
  * - the slot table: the offset of each record (64-bit), in the same order,
  *   so a folder is found by binary search;
- * - a trailer: the folder count and the offset of the slot table (64-bit).
+ * - a trailer: the folder count and the offset of the slot table (64-bit),
+ *   then the SHA-256 of every byte before the trailer.
+ *
+ * The file is derived from the layer's listing and is written without a
+ * flush to disk, so verify() checks the digest before a process first uses
+ * a tree, and a tree damaged by a crash is built again.
  */
 const MAGIC = Buffer.from("RDTREE01");
-const TRAILER_BYTES = 16;
+const DIGEST_BYTES = 32;
+const TRAILER_BYTES = 16 + DIGEST_BYTES;
 
 /** Bumped whenever the layout or FolderJson changes; a stored tree of another version is built again. */
 export const LAYER_TREE_VERSION = 1;
 
 /**
- * A folder record: `c` the children as arrays (see nodeJson), absent for a
- * folder with only whiteouts; `w` the whited-out names; `r` and `h` the
- * replacesLower and hidesLowerChildren marks as 0 or 1.
+ * A folder record, with short keys because a tree has one per folder. `c`
+ * lists the children as arrays (NodeJson), and is absent for a folder with
+ * only whiteouts. `w` lists the whited-out names. `r` and `h` are the
+ * replacesLower and hidesLowerChildren marks, present only when set.
  */
 interface FolderJson {
   c?: NodeJson[];
@@ -46,8 +54,10 @@ type NodeJson =
  */
 export function* layerTreeFile(folders: Iterable<[string, LayerFolder]>): Generator<Buffer> {
   const offsets: number[] = [];
+  const hash = createHash("sha256");
   let offset = MAGIC.length;
   let previous: Buffer | undefined;
+  hash.update(MAGIC);
   yield MAGIC;
   for (const [path, folder] of folders) {
     const pathBytes = Buffer.from(path, "utf8");
@@ -59,15 +69,19 @@ export function* layerTreeFile(folders: Iterable<[string, LayerFolder]>): Genera
     const record = Buffer.concat([uint32(pathBytes.length), pathBytes, uint32(json.length), json]);
     offsets.push(offset);
     offset += record.length;
+    hash.update(record);
     yield record;
   }
 
   const slots = Buffer.alloc(offsets.length * 8);
   offsets.forEach((recordOffset, slot) => slots.writeBigUInt64LE(BigInt(recordOffset), slot * 8));
-  yield slots;
   const trailer = Buffer.alloc(TRAILER_BYTES);
   trailer.writeBigUInt64LE(BigInt(offsets.length), 0);
   trailer.writeBigUInt64LE(BigInt(offset), 8);
+  hash.update(slots);
+  hash.update(trailer.subarray(0, 16));
+  hash.digest().copy(trailer, 16);
+  yield slots;
   yield trailer;
 }
 
@@ -116,6 +130,33 @@ export class StoredLayerTree implements LayerTree {
     private readonly folderCount: number,
     private readonly slotsOffset: number,
   ) {}
+
+  /**
+   * Checks that a stored tree's bytes match the digest in its trailer,
+   * reading the file once. Throws naming the file when they do not.
+   */
+  static async verify(path: string): Promise<void> {
+    const hash = createHash("sha256");
+    const tail: Buffer[] = [];
+    let tailBytes = 0;
+    // The last TRAILER_BYTES - 16 bytes are the digest itself, so the hash stops before them.
+    for await (const chunk of createReadStream(path)) {
+      const bytes = chunk as Buffer;
+      tail.push(bytes);
+      tailBytes += bytes.length;
+      while (tailBytes - tail[0]!.length >= DIGEST_BYTES) {
+        const first = tail.shift()!;
+        tailBytes -= first.length;
+        hash.update(first);
+      }
+    }
+    const rest = Buffer.concat(tail);
+    if (rest.length < DIGEST_BYTES) throw new Error(`${path} is not a stored layer tree: it is too short`);
+    hash.update(rest.subarray(0, rest.length - DIGEST_BYTES));
+    if (!hash.digest().equals(rest.subarray(rest.length - DIGEST_BYTES))) {
+      throw new Error(`${path} is damaged: its bytes do not match the SHA-256 in its trailer`);
+    }
+  }
 
   /** Opens a stored tree and checks its frame. Throws when the file is missing or not a layer tree. */
   static open(path: string): StoredLayerTree {

@@ -89,7 +89,7 @@ export class MemoryLayerTree implements LayerTree {
  * Yields every folder of a layer's own tree, and each folder that only
  * contains whiteouts, with the marks a merged view needs, in the byte order
  * of their UTF-8 paths. Each folder's record is made only when it is
- * yielded, so a writer that stores them one by one never holds them all.
+ * yielded, so a writer that stores them one by one never keeps them all.
  */
 export function* layerTreeFolders(index: LayerIndex): Generator<[string, LayerFolder]> {
   const marks = new LowerMasks(index);

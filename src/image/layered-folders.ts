@@ -65,7 +65,7 @@ export class LayeredFolders {
     const cached = mergedChildren.get(key);
     if (cached) return cached;
     // A hardlink resolved inside this folder may look up a sibling, so the
-    // lookup sees the draft, with other links of the folder still pending.
+    // lookup reads the draft, where the folder's other links are still pending.
     const draft = this.drafts.get(key);
     if (draft) return draft;
 
@@ -106,9 +106,9 @@ export class LayeredFolders {
           folders.set(name, new FolderDraft(layer, node));
           continue;
         }
-        const made = this.nodeOf(layer, folder.path, name, node);
-        children.set(name, made);
-        if (made.kind === "hardlink") links.push(made as DraftLink);
+        const child = this.nodeOf(layer, folder.path, name, node);
+        children.set(name, child);
+        if (child.kind === "hardlink") links.push(child as DraftLink);
       }
       for (const name of own.whiteouts) {
         whitedOut.add(name);

@@ -89,8 +89,8 @@ export class LowerMasks {
 
   /**
    * Tells whether the lower node at a literal path is hidden at this point
-   * of the tar: by a marker, by an entry of the layer at the path or at a
-   * folder above it, or by a folder of the layer at the path itself.
+   * of the tar. A marker hides it, and so does an entry of the layer at the
+   * path or at a folder above it, or a folder of the layer at the path.
    */
   hidesNow(root: DirectoryNode, path: string): boolean {
     if (this.hidesByMarker(path)) return true;
@@ -109,7 +109,7 @@ export class LowerMasks {
  * Places a hardlink as its target's node when the tree has the target now,
  * else as a pending link.
  *
- * @param lowerTarget whether a lower layer's node at the target path is still visible where the link stands
+ * @param lowerTarget whether a lower layer's node at the target path is still visible at the link's position in the tar
  */
 function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean): void {
   const segments = splitPath(link.path);

@@ -57,7 +57,7 @@ export interface PendingLinkNode extends NodeMetadata {
   readonly target: string;
   /**
    * Whether the lower layers' node at the target path was still visible
-   * where the link stands in the tar, as no whiteout, opaque marker or
+   * at the link's position in the tar, as no whiteout, opaque marker or
    * earlier entry of the layer had hidden it.
    */
   readonly lowerTarget: boolean;

@@ -94,6 +94,22 @@ describe("stored layer tree", () => {
     expect(() => StoredLayerTree.open(cut)).toThrow(`${cut} is not a whole stored layer tree`);
   });
 
+  it("verifies the digest of a whole tree", async () => {
+    const { path } = stored(base);
+    await expect(StoredLayerTree.verify(path)).resolves.toBeUndefined();
+  });
+
+  it("rejects a tree with a changed byte", async () => {
+    const { path } = stored(base);
+    const bytes = readFileSync(path);
+    // A byte inside the first folder record, where the frame checks cannot see it.
+    bytes[20] = bytes[20]! ^ 0x01;
+    const changed = join(folder, "changed.bin");
+    writeFileSync(changed, bytes);
+    expect(() => StoredLayerTree.open(changed)).not.toThrow();
+    await expect(StoredLayerTree.verify(changed)).rejects.toThrow(`${changed} is damaged: its bytes do not match the SHA-256 in its trailer`);
+  });
+
   it("rejects a missing file", () => {
     expect(() => StoredLayerTree.open(join(folder, "missing.bin"))).toThrow(expect.objectContaining({ code: "ENOENT" }));
   });

@@ -23,7 +23,7 @@ import {
  * Paths are matched literally: a symlink at a parent path is replaced by a
  * folder rather than followed, as when each layer is unpacked into its own
  * overlayfs folder. A hardlink whose target the index did not resolve is
- * resolved where it stands in the tar, against the lower layers and this
+ * resolved at its position in the tar, against the lower layers and this
  * layer's entries before it, so a target that the same layer replaces
  * later keeps its old content for the link, as extracting the tar in
  * order gives. A link whose target comes later in the layer is resolved
