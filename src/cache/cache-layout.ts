@@ -43,7 +43,7 @@ export class CacheLayout {
 
   /**
    * Returns the path of the folder tree built from one listing of a layer,
-   * named by `listing`: `tar`, `toc`, or `soci-` and the zTOC's hex digest.
+   * named by `listing`, such as `tar-v1`, `toc-v1`, or `soci-` and the zTOC's hex digest.
    */
   layerTree(digest: string, listing: string, version: number): string {
     if (!/^[a-z0-9-]+$/.test(listing)) throw new Error(`invalid listing name for a cache path: ${JSON.stringify(listing)}`);

@@ -1,6 +1,7 @@
 import { LAYER_TREE_VERSION, layerTreeFile, StoredLayerTree } from "../image/layer-tree-file.js";
 import { layerTreeFolders, type LayerTree } from "../image/layer-tree.js";
-import { isTarLayerIndex, type LayerIndex } from "../layer/layer-index.js";
+import { isTarLayerIndex, LAYER_INDEX_VERSION, type LayerIndex } from "../layer/layer-index.js";
+import { TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
 import { log } from "../log.js";
 import { writePiecesAtomic } from "./atomic-file.js";
 import type { CacheLayout } from "./cache-layout.js";
@@ -40,12 +41,12 @@ export class LayerTreeStore {
    * opened before, without reading the listing, or undefined.
    */
   openedTree(digest: string, listing: "tar" | "toc"): LayerTree | undefined {
-    return this.opened.get(this.pathOf(digest, listing));
+    return this.opened.get(this.pathOf(digest, versionedName(listing)));
   }
 
   /** Opens the stored tree of a listing without reading the listing, or returns undefined when none is stored. */
   async storedTree(digest: string, listing: "tar" | "toc"): Promise<LayerTree | undefined> {
-    const path = this.pathOf(digest, listing);
+    const path = this.pathOf(digest, versionedName(listing));
     const stored = this.opened.get(path) ?? (await openStored(path));
     if (stored) this.opened.set(path, stored);
     return stored;
@@ -76,10 +77,16 @@ async function openStored(path: string): Promise<StoredLayerTree | undefined> {
 /**
  * Names the listing a tree was built from, because the offsets of its files
  * differ between them. A blob has at most one TOC, and a layer may be listed
- * from the zTOCs of several SOCI indexes.
+ * from the zTOCs of several SOCI indexes. The tar and TOC names carry the
+ * version of the stored listing, so a tree is never used with a listing of
+ * another format.
  */
 function listingName(index: LayerIndex): string {
-  if (isTarLayerIndex(index)) return "tar";
-  if (index.offsets === "toc") return "toc";
+  if (isTarLayerIndex(index)) return versionedName("tar");
+  if (index.offsets === "toc") return versionedName("toc");
   return `soci-${index.ztoc.split(":")[1] ?? ""}`;
+}
+
+function versionedName(listing: "tar" | "toc"): string {
+  return listing === "tar" ? `tar-v${LAYER_INDEX_VERSION}` : `toc-v${TOC_RECORD_VERSION}`;
 }

@@ -5,23 +5,58 @@ import { resolvePath } from "./resolve-path.js";
 import {
   childPath,
   IMPLICIT_DIRECTORY_MODE,
+  splitPath,
   type DirectoryNode,
   type PendingLinkNode,
   type TreeNode,
 } from "./view-tree.js";
 
 /**
- * Children of merged folders kept in memory, over all views: some 10 to 20
- * megabytes, at an estimated 100 to 200 bytes per child. A folder that
- * leaves the cache is merged again from its layer trees when next read, and
- * a folder with more children is never kept.
+ * Estimated memory of the merged folders kept over all views, by
+ * estimatedBytes. A folder that leaves the cache is merged again from its
+ * layer trees when next read.
  */
-const MAX_MERGED_CHILDREN = 100_000;
+const MAX_MERGED_BYTES = 32 * 1024 * 1024;
 
 const mergedChildren = new LRUCache<string, Map<string, TreeNode>>({
-  maxSize: MAX_MERGED_CHILDREN,
-  sizeCalculation: (children) => children.size + 1,
+  maxSize: MAX_MERGED_BYTES,
+  sizeCalculation: estimatedBytes,
 });
+
+/**
+ * The most recently merged folders, kept whatever their size. A folder too
+ * large for the cache is then not merged again for each child that a
+ * listing or a path lookup reads from it.
+ */
+const RECENT_FOLDERS = 2;
+const recentFolders: { key: string; children: Map<string, TreeNode> }[] = [];
+
+/**
+ * Most hardlinks a resolution follows through links to later links, so that
+ * a chain in a hostile layer ends before the call stack does. Past it, the
+ * remaining links are left out.
+ */
+const MAX_LINK_CHAIN = 500;
+
+/** Estimates the heap a merged folder takes: its names, symlink targets and about 150 bytes of objects per child. */
+function estimatedBytes(children: Map<string, TreeNode>): number {
+  let bytes = 64;
+  for (const [name, node] of children) {
+    bytes += 150 + 2 * name.length;
+    if (node.kind === "symlink") bytes += 2 * node.target.length;
+  }
+  return bytes;
+}
+
+function cachedChildren(key: string): Map<string, TreeNode> | undefined {
+  return mergedChildren.get(key) ?? recentFolders.find((recent) => recent.key === key)?.children;
+}
+
+function keepChildren(key: string, children: Map<string, TreeNode>): void {
+  mergedChildren.set(key, children);
+  recentFolders.unshift({ key, children });
+  recentFolders.length = Math.min(recentFolders.length, RECENT_FOLDERS);
+}
 
 let nextId = 0;
 
@@ -62,7 +97,7 @@ export class LayeredFolders {
   /** Returns the children of a folder of this view, merging them when they are not cached. */
   childrenOf(folder: MergedDirectory): Map<string, TreeNode> {
     const key = `${this.id}\0${folder.path}`;
-    const cached = mergedChildren.get(key);
+    const cached = cachedChildren(key);
     if (cached) return cached;
     // A hardlink resolved inside this folder may look up a sibling, so the
     // lookup reads the draft, where the folder's other links are still pending.
@@ -70,6 +105,12 @@ export class LayeredFolders {
     if (draft) return draft;
 
     const { children, links } = this.merge(folder);
+    // Inside the resolution of a hardlink, a folder is read only for that
+    // link's target. Resolving its own links there could meet the first link
+    // still in progress and take it for a cycle, so they stay pending, and
+    // the folder is merged again, with its links, when a client reads it.
+    if (this.resolving.size > 0) return children;
+
     this.drafts.set(key, children);
     try {
       for (const link of links) {
@@ -80,7 +121,7 @@ export class LayeredFolders {
     } finally {
       this.drafts.delete(key);
     }
-    mergedChildren.set(key, children);
+    keepChildren(key, children);
     return children;
   }
 
@@ -150,36 +191,70 @@ export class LayeredFolders {
 
   /**
    * Resolves a hardlink of layer `link.layer`: against the layers below when
-   * their node at the target path was visible where the link stands in the
+   * their node at the target path was visible at the link's position in the
    * tar, else against the layer's own tree over the layers below. Returns
-   * undefined for a missing target, a folder, or a cycle of links.
+   * undefined for a missing target, a folder, a cycle of links, or a chain
+   * longer than MAX_LINK_CHAIN.
    */
   resolveLink(link: DraftLink): TreeNode | undefined {
     const key = `${this.id}\0${link.path}`;
-    if (this.resolving.has(key)) return undefined;
+    if (this.resolving.has(key) || this.resolving.size >= MAX_LINK_CHAIN) return undefined;
     this.resolving.add(key);
     try {
       if (link.lowerTarget && link.layer > 0) {
         const lower = this.prefix(link.layer).findLinkTarget(link.target);
-        if (lower) return lower;
+        if (lower && !(lower.throughSymlink && this.layerTouches(link.layer, [link.target, lower.path]))) {
+          return lower.node;
+        }
       }
-      return this.prefix(link.layer + 1).findLinkTarget(link.target);
+      return this.prefix(link.layer + 1).findLinkTarget(link.target)?.node;
     } finally {
       this.resolving.delete(key);
     }
   }
 
-  /** Finds the node a hardlink to `target` shares, without following a symlink at its last component, as link(2) does. */
-  private findLinkTarget(target: string): TreeNode | undefined {
+  /**
+   * Finds the node a hardlink to `target` shares, without following a
+   * symlink at its last component, as link(2) does, and its path with the
+   * symlinks on the way followed.
+   */
+  private findLinkTarget(target: string): { node: TreeNode; path: string; throughSymlink: boolean } | undefined {
     const resolution = resolvePath([this.root], target, false);
     if (resolution.status !== "found") return undefined;
-    const { node } = resolution;
+    const { node, parents } = resolution;
     if (node.kind === "directory") return undefined;
-    if (node.kind === "hardlink") {
-      const draft = node as DraftLink;
-      return draft.owner.resolveLink(draft);
+    const name = target.split("/").filter((part) => part !== "" && part !== ".").at(-1) ?? "";
+    const path = childPath(parents.at(-1)?.path ?? "", name);
+    const throughSymlink = path !== splitPath(target).filter((part) => part !== ".").join("/");
+    if (node.kind !== "hardlink") return { node, path, throughSymlink };
+    const draft = node as DraftLink;
+    const resolved = draft.owner.resolveLink(draft);
+    return resolved && { node: resolved, path, throughSymlink };
+  }
+
+  /**
+   * Tells whether layer `layer` changes any step of the given literal
+   * paths: a whiteout or opaque marker, a file, symlink or hardlink, or a
+   * folder with an entry of its own or that replaced the lower node. A lower
+   * node reached through a symlink is visible to a hardlink only when the
+   * layer leaves the whole way alone, because the layer's tree does not say
+   * whether its entries come before or after the link. Folders made only
+   * for entries below them do not count, since the link's own path makes
+   * those too.
+   */
+  private layerTouches(layer: number, paths: readonly string[]): boolean {
+    const tree = this.layers[layer]!;
+    for (const path of paths) {
+      let folder = "";
+      for (const name of splitPath(path)) {
+        const own = tree.folder(folder);
+        if (own?.hidesLowerChildren || own?.whiteouts.includes(name)) return true;
+        const node = own?.children?.get(name);
+        if (node && (node.kind !== "directory" || node.explicit || node.replacesLower)) return true;
+        folder = childPath(folder, name);
+      }
     }
-    return node;
+    return false;
   }
 
   /** Returns the view of the lowest `count` layers. */

@@ -40,8 +40,9 @@ export function buildOwnTree(index: LayerIndex): DirectoryNode {
   for (const entry of index.entries) {
     if (entry.type === "hardlink" && entry.dataOffset === undefined) {
       // The link itself takes its path first, so a target at or below that path is hidden too.
-      // NOTE: the target is matched literally here. A target path that reaches the lower layers through
-      // a symlink of this layer may be resolved against this layer's own tree instead, unlike unpacking.
+      // NOTE: the target is matched literally here, and the tree keeps no order of entries. For a target
+      // path through a symlink, the merge cannot always tell whether this layer changed the path before
+      // or after the link, so the link may get the other content than unpacking in order gives.
       const target = entry.linkTarget ?? "";
       const takesTarget = target === entry.path || target.startsWith(`${entry.path}/`);
       placeLink(root, entry, !takesTarget && !masks.hidesNow(root, target));

@@ -3,6 +3,8 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { LAYER_TREE_VERSION } from "../../src/image/layer-tree-file.js";
+import { LAYER_INDEX_VERSION } from "../../src/layer/layer-index.js";
 import { makeImageConfig, makeLayer, type LayerBlob } from "../harness/image-builder.js";
 import { pushImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
@@ -48,6 +50,9 @@ function rootfsUrl(regdav: RegdavProcess, path: string): string {
   return `${regdav.url}${registry.host}/demo/trees/_tags/v1/rootfs/${path}`;
 }
 
+/** The cache file name ending of a layer's tree built from its tar listing. */
+const TAR_TREE = `.tree-tar-v${LAYER_INDEX_VERSION}.v${LAYER_TREE_VERSION}.bin`;
+
 function cachedIndex(layer: LayerBlob, suffix: string): string {
   const hex = layer.digest.slice("sha256:".length);
   return join(cache.path, "indexes", "sha256", `${hex}${suffix}`);
@@ -74,7 +79,7 @@ describe("stored layer trees", () => {
       await regdav.stop();
     }
     for (const layer of [base, top]) {
-      const tree = await readFile(cachedIndex(layer, ".tree-tar.v1.bin"));
+      const tree = await readFile(cachedIndex(layer, TAR_TREE));
       expect(tree.subarray(0, 8).toString(), layer.digest).toBe("RDTREE01");
     }
   });
@@ -83,7 +88,7 @@ describe("stored layer trees", () => {
     // Empties each layer's stored listing. A view built from the listings
     // would then be empty, so files that still show come from the trees.
     for (const layer of [base, top]) {
-      const path = cachedIndex(layer, ".v1.json");
+      const path = cachedIndex(layer, `.v${LAYER_INDEX_VERSION}.json`);
       const index = JSON.parse(await readFile(path, "utf8")) as { entries: unknown[] };
       expect(index.entries.length, layer.digest).toBeGreaterThan(0);
       await writeFile(path, JSON.stringify({ ...index, entries: [] }));
@@ -100,10 +105,10 @@ describe("stored layer trees", () => {
   });
 
   it("builds a damaged tree again from the listing", async () => {
-    const damaged = cachedIndex(base, ".tree-tar.v1.bin");
+    const damaged = cachedIndex(base, TAR_TREE);
     await writeFile(damaged, "not a tree");
     // The listing emptied above would give an empty base layer, so this restores it by a new pass.
-    await writeFile(cachedIndex(base, ".v1.json"), "{}");
+    await writeFile(cachedIndex(base, `.v${LAYER_INDEX_VERSION}.json`), "{}");
 
     const regdav = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });
     try {

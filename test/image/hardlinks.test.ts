@@ -110,3 +110,65 @@ describe("hardlinks across layers", () => {
     expect(namesIn(view, "usr/lib")).toEqual([]);
   });
 });
+
+describe("hardlinks through a lower layer's symlink", () => {
+  const lower = layer([dir("real"), file("real/f", 100), symlink("s", "real")]);
+
+  it("sees an earlier entry of its own layer", () => {
+    const view = buildRootfsView([lower, layer([file("real/f", 200), hardlink("h", "s/f")])]);
+    expect(contentAt(view, "h")).toBe("1:200:10");
+  });
+
+  it("sees a whiteout of its own layer", () => {
+    const view = buildRootfsView([lower, layer([hardlink("h", "s/f")], { whiteouts: ["real/f"] })]);
+    expect(contentAt(view, "h")).toBe("missing");
+  });
+
+  it("sees an opaque marker of its own layer", () => {
+    const view = buildRootfsView([lower, layer([hardlink("h", "s/f")], { opaque: ["real"] })]);
+    expect(contentAt(view, "h")).toBe("missing");
+  });
+
+  it("sees a folder that replaced the symlink", () => {
+    const view = buildRootfsView([lower, layer([dir("s"), hardlink("h", "s/f")])]);
+    expect(contentAt(view, "h")).toBe("missing");
+  });
+
+  it("reads the lower file when its layer leaves the way alone", () => {
+    const view = buildRootfsView([lower, layer([file("other", 300), hardlink("h", "s/f")])]);
+    expect(contentAt(view, "h")).toBe("0:100:10");
+  });
+});
+
+describe("hardlinks to later links", () => {
+  // In tar order, b/y links to a/x and a/x links to b/w before either target exists.
+  const stack = [layer([hardlink("b/y", "a/x"), hardlink("a/x", "b/w"), file("b/w", 300)])];
+
+  it("resolves when the linking folder is read first", () => {
+    const view = buildRootfsView(stack);
+    expect(contentAt(view, "b/y")).toBe("0:300:10");
+    expect(contentAt(view, "a/x")).toBe("0:300:10");
+  });
+
+  it("resolves when the linked folder is read first", () => {
+    const view = buildRootfsView(stack);
+    expect(contentAt(view, "a/x")).toBe("0:300:10");
+    expect(contentAt(view, "b/y")).toBe("0:300:10");
+  });
+
+  /** Returns a layer where d0/l links to d1/l and so on, each before its target exists, and the last is a file. */
+  function chain(length: number) {
+    const entries = Array.from({ length }, (_, i) => hardlink(`d${i}/l`, `d${i + 1}/l`));
+    return [layer([...entries, file(`d${length}/l`, 512, 5)])];
+  }
+
+  it("resolves a chain of 100 links", () => {
+    expect(contentAt(buildRootfsView(chain(100)), "d0/l")).toBe("0:512:5");
+  });
+
+  it("leaves out links past a chain of 500", () => {
+    const view = buildRootfsView(chain(3000));
+    expect(() => view.lookup(["d0", "l"])).toThrow(expect.objectContaining({ code: "NOT_FOUND" }));
+    expect(contentAt(view, "d2999/l")).toBe("0:512:5");
+  });
+});

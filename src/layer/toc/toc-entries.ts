@@ -84,6 +84,8 @@ function parseEntry(value: unknown, label: string): TocEntry {
   const linkName = optionalString(fields, "linkName", label) ?? "";
   rejectNul(name, "name", label);
   rejectNul(linkName, "linkName", label);
+  rejectLoneSurrogate(name, "name", label);
+  rejectLoneSurrogate(linkName, "linkName", label);
 
   const entry: TocEntry = {
     type: type as TocEntryType,
@@ -118,6 +120,18 @@ function parseEntry(value: unknown, label: string): TocEntry {
 function rejectNul(value: string, key: string, label: string): void {
   if (value.includes("\u0000")) {
     throw new TocUnusableError(`${label}: "${key}" ${JSON.stringify(value.slice(0, 100))} contains a NUL byte, which no tar name can contain`);
+  }
+}
+
+/**
+ * Rejects a name or link target with a lone UTF-16 surrogate, which JSON
+ * escapes can write. regdav decodes tar names as UTF-8 or Latin-1, which
+ * never gives one, so such a TOC does not describe its tar. Two such names
+ * would also both become the same UTF-8 bytes in a layer tree file.
+ */
+function rejectLoneSurrogate(value: string, key: string, label: string): void {
+  if (/\p{Cs}/u.test(value)) {
+    throw new TocUnusableError(`${label}: "${key}" ${JSON.stringify(value.slice(0, 100))} contains a lone UTF-16 surrogate, which no tar name decodes to`);
   }
 }
 

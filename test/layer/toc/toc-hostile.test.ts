@@ -79,6 +79,8 @@ const rejectedEdits: [string, EditToc, RegExp][] = [
   ],
   ["NUL in a name", (toc) => (entryNamed(toc, "etc/hello.txt").name = "etc/hel\u0000lo.txt"), /NUL/],
   ["NUL in a link target", (toc) => (entryNamed(toc, "etc/link", "symlink").linkName = "hello\u0000.txt"), /"linkName" "hello\\u0000.txt" contains a NUL byte/],
+  ["lone surrogate in a name", (toc) => (entryNamed(toc, "etc/hello.txt").name = "etc/hel\ud800lo.txt"), /"name" "etc\/hel\\ud800lo.txt" contains a lone UTF-16 surrogate/],
+  ["lone surrogate in a link target", (toc) => (entryNamed(toc, "etc/link", "symlink").linkName = "hello\udc00.txt"), /contains a lone UTF-16 surrogate/],
   ["empty name", (toc) => (entryNamed(toc, "data/", "dir").name = ""), /has no name/],
   ["name over the path limit", (toc) => (entryNamed(toc, "data/", "dir").name = "d/".repeat(3000)), /longer than 4096 bytes/],
   ["unknown chunk type", (toc) => (chunksOf(toc, "data/big.bin")[1]!.chunkType = "sparse"), /unknown chunkType "sparse"/],
