@@ -16,7 +16,7 @@ import {
  * estimatedBytes. A folder that leaves the cache is merged again from its
  * layer trees when next read.
  */
-const MAX_MERGED_BYTES = 32 * 1024 * 1024;
+const MAX_MERGED_BYTES = 16 * 1024 * 1024;
 
 const mergedChildren = new LRUCache<string, Map<string, TreeNode>>({
   maxSize: MAX_MERGED_BYTES,

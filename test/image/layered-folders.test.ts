@@ -18,7 +18,7 @@ class CountingTree implements LayerTree {
 
 describe("layered folders", () => {
   it("merges a folder larger than the cache once", () => {
-    // 4,200 symlinks with 4,000-byte targets take more than the cache's 32 MiB estimate.
+    // 4,200 symlinks with 4,000-byte targets take more than the cache's 16 MiB estimate.
     const target = `${"./".repeat(1998)}plain`;
     const links = Array.from({ length: 4200 }, (_, i) => symlink(`big/link-${i}`, target));
     const tree = new CountingTree(MemoryLayerTree.fromIndex(layer([dir("big"), file("big/plain", 100), ...links])));
