@@ -39,7 +39,8 @@ Serves container registries as a read-only WebDAV share.
 
 Options:
   --listen HOST:PORT          address to listen on (default 127.0.0.1:8080)
-  --registry NAME             registry shown at the root; repeatable (default docker.io).
+  --registry NAME             registry shown at the root; repeatable (default docker.io,
+                              or none when --source is given).
                               Any other registry is reachable by its name as a path too.
   --source NAME=PATH          show an OCI layout folder, an OCI archive or a docker save
                               archive as the root folder NAME; repeatable
