@@ -223,9 +223,9 @@ export class LayeredFolders {
     if (resolution.status !== "found") return undefined;
     const { node, parents } = resolution;
     if (node.kind === "directory") return undefined;
-    const name = target.split("/").filter((part) => part !== "" && part !== ".").at(-1) ?? "";
-    const path = childPath(parents.at(-1)?.path ?? "", name);
-    const throughSymlink = path !== splitPath(target).filter((part) => part !== ".").join("/");
+    const literal = target.split("/").filter((part) => part !== "" && part !== ".");
+    const path = childPath(parents.at(-1)?.path ?? "", literal.at(-1) ?? "");
+    const throughSymlink = path !== literal.join("/");
     if (node.kind !== "hardlink") return { node, path, throughSymlink };
     const draft = node as DraftLink;
     const resolved = draft.owner.resolveLink(draft);

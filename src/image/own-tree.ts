@@ -26,9 +26,9 @@ import {
  * parent path is replaced rather than followed, as when each layer is
  * unpacked into its own overlayfs folder.
  *
- * A hardlink becomes its target's node when the target is in the tree where
- * the link stands in the tar. Otherwise it stays a PendingLinkNode, which a
- * merged view resolves against the lower layers or the whole layer.
+ * A hardlink becomes its target's node when the target is in the tree at
+ * the link's position in the tar. Otherwise it stays a PendingLinkNode,
+ * which a merged view resolves against the lower layers or the whole layer.
  */
 export function buildOwnTree(index: LayerIndex): DirectoryNode {
   const root = createDirectory("", IMPLICIT_DIRECTORY_MODE, 0);
@@ -69,7 +69,7 @@ export class LowerMasks {
   }
 
   /** Tells whether a whiteout at the path or a folder above it, or an opaque marker above it, hides the lower node. */
-  hidesByMarker(path: string): boolean {
+  private hidesByMarker(path: string): boolean {
     const segments = splitPath(path);
     if (segments.length > 0 && this.opaqueDirectories.has("")) return true;
     for (let depth = 1; depth <= segments.length; depth++) {

@@ -74,8 +74,8 @@ function nodeOf(entry: LayerEntry, layerIndex: number): TreeNode {
 }
 
 /**
- * Places each hardlink that the layer index left without content where it
- * stands in the tar, with its parent folders, as every entry is: as its
+ * Places each hardlink that the layer index left without content at its
+ * position in the tar, with its parent folders, as every entry is: as its
  * target's node when the target exists then, else as a pending link. Later
  * entries of the layer at the same path or above it replace a pending link.
  * At the end of the layer, each pending link still in the tree becomes its

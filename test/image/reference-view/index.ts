@@ -10,7 +10,7 @@
  * Deliberate changes since that commit, besides import paths: a hardlink
  * whose target is missing at its position in the tar is placed there, with
  * its parent folders, and later entries replace it (PendingLinks in
- * apply-layer.ts), where the frozen copy placed it after all entries.
+ * apply-layer.ts). The frozen copy placed such a link after all entries.
  *
  * Known difference: a layer tree keeps each path's final node, not the
  * order of the tar's entries. For a hardlink whose target path passes

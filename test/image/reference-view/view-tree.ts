@@ -38,8 +38,8 @@ export interface SymlinkNode extends NodeMetadata {
 }
 
 /**
- * A hardlink that stays in the tree while its layer is applied, placed where
- * it stands in the tar, until the end of the layer resolves or drops it.
+ * A hardlink that stays in the tree while its layer is applied, placed at its
+ * position in the tar, until the end of the layer resolves or drops it.
  * Deliberate change from the frozen copy (see apply-layer.ts).
  */
 export interface PendingLinkNode extends NodeMetadata {
