@@ -58,6 +58,9 @@ export class TransportError extends RegdavError {
   }
 }
 
+/** Sent on every request to a registry, its token server and its blob storage. */
+export const userAgent = "regdav/0.1";
+
 export const maxRedirects = 10;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const timeoutCodes = new Set([
@@ -133,7 +136,7 @@ export class HttpClient {
     try {
       const response = await request(http.url, {
         method: http.method,
-        headers: http.headers,
+        headers: { ...http.headers, "user-agent": userAgent },
         body: http.body,
         dispatcher: this.agentFor(http),
       });

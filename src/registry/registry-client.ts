@@ -43,13 +43,11 @@ export interface RegistryRequest {
   /** The repository whose credentials apply; undefined for the catalog. */
   repository?: string;
   accept?: readonly string[];
-  /** More request headers, such as Range; Accept, Authorization and User-Agent are set here. */
+  /** More request headers, such as Range. The client sets Accept, Authorization and User-Agent. */
   headers?: Record<string, string>;
   /** Sends the request again after 429 and 5xx. */
   retry?: boolean;
 }
-
-const userAgent = "regdav/0.1";
 
 export class RegistryClient {
   readonly name: string;
@@ -152,7 +150,7 @@ export class RegistryClient {
     endpoint: PingResult,
     retry: { extraScopes?: string[]; forceRefresh?: boolean },
   ): Promise<HttpResponse> {
-    const headers: Record<string, string> = { ...request.headers, "user-agent": userAgent };
+    const headers: Record<string, string> = { ...request.headers };
     if (request.accept) headers.accept = request.accept.join(", ");
     const authorization = await this.authorizer.authorization({
       scope: request.scope,

@@ -5,7 +5,7 @@ import { RegdavError } from "../../src/errors.js";
 import { setLogLevel, setLogSink } from "../../src/log.js";
 import { computeDigest } from "../../src/reference/digest.js";
 import type { CredentialStore, Credentials } from "../../src/registry/credentials.js";
-import { HttpClient } from "../../src/registry/http.js";
+import { HttpClient, userAgent } from "../../src/registry/http.js";
 import { RegistrySource } from "../../src/registry/registry-source.js";
 import { TokenClient } from "../../src/registry/token.js";
 import {
@@ -226,6 +226,21 @@ describe("bearer token flow", () => {
       "Bearer token-1",
       "Bearer token-1",
     ]);
+  });
+
+  it("sends User-Agent on every request", async () => {
+    const source = sourceWith();
+    await source.getManifest("app", "latest");
+    await source.close();
+
+    expect(userAgent).toMatch(/^regdav\//);
+    const [probe] = requestsTo(registry, "/v2/");
+    expect(probe?.url).toBe("/v2/");
+    expect(probe?.headers["user-agent"]).toBe(userAgent);
+    expect(requestsTo(registry, "/token")[0]?.headers["user-agent"]).toBe(userAgent);
+    for (const request of registry.requests) {
+      expect(request.headers["user-agent"], request.url).toBe(userAgent);
+    }
   });
 
   it("sends the manifest Accept list", async () => {
