@@ -15,6 +15,7 @@ import { openCredentialStore } from "../registry/credential-search.js";
 import { httpOptionsFromEnvironment } from "../registry/http.js";
 import { registrySourceFactory } from "../registry/registry-sources.js";
 import { openLocalSource } from "../source/open-local-source.js";
+import { NamedRepositories } from "../tree/named-repositories.js";
 import { RegistryTree } from "../tree/registry-tree.js";
 import { isRegistryName } from "../tree/repository-names.js";
 import type { TreeContext } from "../tree/tree-context.js";
@@ -95,6 +96,7 @@ export async function createTreeContext(options: ServeOptions): Promise<TreeCont
     blobs,
     layers,
     platform: parsePlatform(options.platform),
+    namedRepositories: new NamedRepositories(),
   };
 }
 

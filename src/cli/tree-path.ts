@@ -30,6 +30,8 @@ export interface TreeLocation {
   display: string;
   /** For a reference with `:/`: the image folder, to explain an image that has no rootfs/. */
   image?: { reference: string; folder: string[] };
+  /** For any image reference: the repository folder, registry first, which the user named. */
+  repository?: string[];
 }
 
 /** Parses PATH. Throws UsageError for an empty one, RegdavError BAD_REQUEST for a bad reference. */
@@ -42,14 +44,17 @@ export function parseTreePath(text: string, sourceNames: ReadonlySet<string>): T
     return { segments: normalizeSegments(text), display: trimTrailingSlashes(text) };
   }
 
-  const folder = imageFolderSegments(parseReference(head));
-  if (separator === -1) return { segments: folder, display: treePathOf(folder) };
+  const reference = parseReference(head);
+  const folder = imageFolderSegments(reference);
+  const repository = [reference.registry, ...reference.repository.split("/")];
+  if (separator === -1) return { segments: folder, display: treePathOf(folder), repository };
 
   const inner = normalizeSegments(text.slice(separator + 2));
   return {
     segments: [...folder, "rootfs", ...inner],
     display: `${head}:/${trimTrailingSlashes(text.slice(separator + 2)).replace(/^\/+/, "")}`,
     image: { reference: head, folder },
+    repository,
   };
 }
 

@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 
 import { RegdavError, isNotFound } from "../errors.js";
 import { setLogLevel, setLogSink } from "../log.js";
+import type { NamedRepositories } from "../tree/named-repositories.js";
 import { RegistryTree } from "../tree/registry-tree.js";
 import type { NodeInfo, VirtualTree } from "../tree/virtual-tree.js";
 import { EXIT_NOT_FOUND, EXIT_OK, exitCodeOf, messageOf } from "./exit-codes.js";
@@ -24,15 +25,19 @@ export class TreeSession {
     readonly output: Output,
     private readonly options: Pick<ServeOptions, "platform" | "sources">,
     private readonly writeError: (line: string) => void,
+    private readonly namedRepositories?: NamedRepositories,
   ) {}
 
   get exitCode(): number {
     return this.firstFailure ?? EXIT_OK;
   }
 
-  /** Parses a PATH argument. */
+  /** Parses a PATH argument. An image reference's repository is then opened without the catalog. */
   locate(text: string): TreeLocation {
-    return parseTreePath(text, new Set(this.options.sources.map((source) => source.name)));
+    const sourceNames = new Set(this.options.sources.map((source) => source.name));
+    const location = parseTreePath(text, sourceNames);
+    if (location.repository) this.namedRepositories?.add(location.repository);
+    return location;
   }
 
   /** Prints one `regdav: ...` line to stderr and remembers the exit code, unless stdout was closed. */
@@ -73,21 +78,43 @@ export class TreeSession {
 
   /**
    * Adds what the message lacks to a failure of PATH itself: the path as
-   * given when the tree named only a part of it, and for a missing rootfs/,
-   * why the image has none.
+   * given when the tree named only a part of it, for a missing image,
+   * whether its repository exists, and for a missing rootfs/, why the image
+   * has none.
    */
   private async explain(location: TreeLocation, error: unknown): Promise<unknown> {
     const image = location.image;
     if (!image || !isNotFound(error)) return withPath(location, error);
     const rootfs = [...image.folder, "rootfs"];
     const imageExists = await this.tree.stat(image.folder).then(() => true, () => false);
-    const rootfsExists = imageExists && (await this.tree.stat(rootfs).then(() => true, () => false));
-    if (!imageExists || rootfsExists) return withPath(location, error);
+    if (!imageExists) return this.explainMissingImage(location, error);
+    const rootfsExists = await this.tree.stat(rootfs).then(() => true, () => false);
+    if (rootfsExists) return withPath(location, error);
     return new RegdavError(
       "NOT_FOUND",
       `${image.reference} has no root filesystem (${treePathOf(rootfs)}): it is an artifact, ` +
         `or a multi-platform image without ${this.options.platform}; list it with regdav ls ${image.reference}`,
     );
+  }
+
+  /**
+   * Names the repository when the registry does not have it. A manifest's
+   * 404 does not say whether the tag or the repository is missing
+   * (docker-registry 2.8 sends MANIFEST_UNKNOWN for both), and the catalog
+   * was not read, so a request for the repository's tag list decides it.
+   */
+  private async explainMissingImage(location: TreeLocation, error: unknown): Promise<unknown> {
+    if (!location.repository) return withPath(location, error);
+    const [registry, ...components] = location.repository;
+    const tags = [...location.repository, "_tags"];
+    const repositoryExists = await this.tree.list(tags).then(
+      () => true,
+      (failure: unknown) => !isNotFound(failure),
+    );
+    if (repositoryExists) return withPath(location, error);
+
+    const message = `repository ${components.join("/")} not found in registry ${registry}`;
+    return new RegdavError("NOT_FOUND", `${location.display}: ${message}`, { cause: error });
   }
 }
 
@@ -127,7 +154,8 @@ export async function runInTree(
 
   const clearBeforeOutput = progress && process.stdout.isTTY ? progress.clear : undefined;
   const output = new Output(process.stdout, clearBeforeOutput);
-  const session = new TreeSession(new RegistryTree(context), output, options, writeError);
+  const tree = new RegistryTree(context);
+  const session = new TreeSession(tree, output, options, writeError, context.namedRepositories);
   try {
     const code = await command(session);
     await output.flush();

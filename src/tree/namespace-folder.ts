@@ -36,6 +36,10 @@ export class NamespaceFolder implements FolderNode {
     if (!isRepositoryComponent(name) || isFileManagerProbe(name)) return undefined;
 
     const components = [...this.components, name];
+    if (this.context.namedRepositories.covers(this.source.name, components)) {
+      return new NamespaceFolder(this.context, this.source, components);
+    }
+
     const known = await this.knownNames();
     if (known && !this.isKnownPath(known, components) && !(await this.hasTags(components))) {
       return undefined;

@@ -2,6 +2,7 @@ import type { BlobStore } from "../cache/blob-store.js";
 import type { LayerStore } from "../cache/layer-store.js";
 import type { SourceCache } from "../cache/source-cache.js";
 import type { Platform } from "../manifest/platform.js";
+import type { NamedRepositories } from "./named-repositories.js";
 
 /** The services every folder of the tree uses, made once at start-up. */
 export interface TreeContext {
@@ -16,4 +17,6 @@ export interface TreeContext {
   readonly layers: LayerStore;
   /** The platform whose image an index's own folder shows, as `docker pull` picks. */
   readonly platform: Platform;
+  /** Repositories opened without the catalog, because the command line named them. */
+  readonly namedRepositories: NamedRepositories;
 }
