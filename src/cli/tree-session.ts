@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { RegdavError, isNotFound } from "../errors.js";
 import { setLogLevel, setLogSink } from "../log.js";
 import type { NamedRepositories } from "../tree/named-repositories.js";
-import { RegistryTree } from "../tree/registry-tree.js";
+import { MissingNodeError, RegistryTree } from "../tree/registry-tree.js";
 import type { NodeInfo, VirtualTree } from "../tree/virtual-tree.js";
 import { EXIT_NOT_FOUND, EXIT_OK, exitCodeOf, messageOf } from "./exit-codes.js";
 import { BrokenPipe, Output } from "./output.js";
@@ -85,11 +85,13 @@ export class TreeSession {
   private async explain(location: TreeLocation, error: unknown): Promise<unknown> {
     const image = location.image;
     if (!image || !isNotFound(error)) return withPath(location, error);
+
+    // The depth where the walk stopped shows which part is missing, so the
+    // manifest is not fetched again. Other NOT_FOUND errors come from below rootfs/.
     const rootfs = [...image.folder, "rootfs"];
-    const imageExists = await this.tree.stat(image.folder).then(() => true, () => false);
-    if (!imageExists) return this.explainMissingImage(location, error);
-    const rootfsExists = await this.tree.stat(rootfs).then(() => true, () => false);
-    if (rootfsExists) return withPath(location, error);
+    const missingDepth = error instanceof MissingNodeError ? error.missingPath.length : Infinity;
+    if (missingDepth <= image.folder.length) return this.explainMissingImage(location, error);
+    if (missingDepth > rootfs.length) return withPath(location, error);
     return new RegdavError(
       "NOT_FOUND",
       `${image.reference} has no root filesystem (${treePathOf(rootfs)}): it is an artifact, ` +

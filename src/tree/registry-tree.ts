@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 
-import { RegdavError, notFound } from "../errors.js";
+import { RegdavError } from "../errors.js";
 import { DescribedFolder } from "./described-folder.js";
 import type { FolderDescription } from "./folder-description.js";
 import { RootFolder } from "./root-folder.js";
@@ -8,6 +8,18 @@ import { isFolder, LazyFolder, type TreeNode } from "./tree-node.js";
 import type { TreeContext } from "./tree-context.js";
 import { findChild } from "./unicode-names.js";
 import type { ByteRange, FoundNode, NodeInfo, VirtualTree } from "./virtual-tree.js";
+
+/** NOT_FOUND for a path whose walk stopped at a node that does not exist. */
+export class MissingNodeError extends RegdavError {
+  /** The path up to and including the first missing segment. */
+  readonly missingPath: readonly string[];
+
+  constructor(missingPath: readonly string[]) {
+    super("NOT_FOUND", `not found: /${missingPath.join("/")}`);
+    this.name = "MissingNodeError";
+    this.missingPath = missingPath;
+  }
+}
 
 /**
  * The served tree: registries, repositories, tags, manifests, blobs and the
@@ -54,7 +66,7 @@ export class RegistryTree implements VirtualTree {
     let node: TreeNode = this.root;
     for (const [position, name] of path.entries()) {
       const next: TreeNode | undefined = isFolder(node) ? await findChild(node, name) : undefined;
-      if (!next) throw notFound(`not found: /${path.slice(0, position + 1).join("/")}`);
+      if (!next) throw new MissingNodeError(path.slice(0, position + 1));
       node = next;
     }
     return node;

@@ -81,4 +81,14 @@ describe("registry requests of tree commands", () => {
         `not found: /${proxy.host}/team/app/_tags/nope\n`,
     );
   });
+
+  it("ls without latest fetches it once", async () => {
+    const result = await runCounted("ls", `${proxy.host}/team/docker:/etc`);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `regdav: ${proxy.host}/team/docker:/etc: not found: /${proxy.host}/team/docker/_tags/latest\n`,
+    );
+    expect(proxy.count(/^\/v2\/team\/docker\/manifests\/latest$/)).toBe(1);
+  });
 });
