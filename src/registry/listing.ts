@@ -34,7 +34,7 @@ export async function listAllPages(
   request: ListingRequest,
   field: "repositories" | "tags",
 ): Promise<string[]> {
-  const { registry, first, scope, repository } = request;
+  const { registry, first } = request;
   const names: string[] = [];
   const visited = new Set<string>();
   let target: string | URL | undefined = first;

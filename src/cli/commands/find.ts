@@ -104,7 +104,7 @@ function parseCriteria(values: { name?: string; type?: string; maxdepth?: string
     maxDepth: parseMaxDepth(values.maxdepth),
     print: values.json
       ? (session, segments, _display, info) => session.output.write(JSON.stringify(nodeJson(segments, info)) + "\n")
-      : (session, _segments, display, info) => session.output.write(display + terminator),
+      : (session, _segments, display) => session.output.write(display + terminator),
   };
 }
 

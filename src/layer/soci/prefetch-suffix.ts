@@ -3,7 +3,7 @@
  * to a zTOC blob: the separator below, then a JSON array of the files to
  * prefetch. The blob's digest covers it, and the FlatBuffer does not.
  */
-import { quote, ZtocError } from "./ztoc-error.js";
+import { ZtocError } from "./ztoc-error.js";
 
 export const PREFETCH_SEPARATOR = Buffer.from("---SOCI-PREFETCH---");
 
