@@ -89,7 +89,11 @@ export class FilesystemView {
     }
 
     const child = position.node.children.get(path[depth]!);
-    if (child === undefined) throw notFound(`${requested} not found`);
+    if (child === undefined) {
+      const reason = position.node.missingReason?.(path[depth]!);
+      const detail = reason === undefined ? "" : `: ${reason}`;
+      throw notFound(`${requested} not found${detail}`);
+    }
     const step = this.step(position, path[depth]!, child);
     if (!step.ok) throw notFound(`${requested} not found: ${step.problem}`);
     return step.position;

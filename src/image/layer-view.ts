@@ -8,10 +8,11 @@ import { MemoryLayerTree, type LayerTree } from "./layer-tree.js";
  * with parent folders created where the tar has no entry for them. Whiteouts
  * are not shown, and a hardlink to a file of a lower layer is left out.
  *
- * @param layerIndex the layer's position in the image, stored in each file's content location
+ * @param layerIndex the layerIndex stored in each file's content location
+ * @param position the layer's position in the image, so that a missing hardlink to a lower layer's file is explained
  */
-export function layerViewOf(tree: LayerTree, layerIndex = 0): FilesystemView {
-  return new FilesystemView(new LayeredFolders([tree], layerIndex).root);
+export function layerViewOf(tree: LayerTree, layerIndex = 0, position = layerIndex): FilesystemView {
+  return new FilesystemView(new LayeredFolders([tree], layerIndex, new Set(), position).root);
 }
 
 /** Builds the view of one layer's own files from its listing, in memory. */

@@ -85,11 +85,13 @@ export class LayeredFolders {
    * @param layers layer trees, base layer first
    * @param firstLayerIndex the layerIndex of the first tree in file content locations
    * @param resolving links being resolved, shared with the prefix views, to end cycles of links
+   * @param layersBelow image layers below the first tree that this view leaves out, named in the reason a hardlink to them is missing
    */
   constructor(
     private readonly layers: readonly LayerTree[],
     private readonly firstLayerIndex = 0,
     private readonly resolving = new Set<string>(),
+    private readonly layersBelow = 0,
   ) {
     this.root = new MergedDirectory(this, "", IMPLICIT_DIRECTORY_MODE, 0, false, layers.length - 1, 0);
   }
@@ -123,6 +125,30 @@ export class LayeredFolders {
     }
     keepChildren(key, children);
     return children;
+  }
+
+  /**
+   * Returns why a hardlink at `name` in a folder is left out, or undefined
+   * when the topmost layer with a node or a whiteout at that name has no
+   * hardlink there. Only links that did not resolve are left out.
+   */
+  unresolvedLinkReason(folder: MergedDirectory, name: string): string | undefined {
+    for (let layer = folder.top; layer >= folder.bottom; layer--) {
+      const own = this.layers[layer]!.folder(folder.path);
+      if (own === undefined) continue;
+      const node = own.children?.get(name);
+      if (node?.kind === "hardlink") return this.linkProblem(layer, node.target, node.lowerTarget);
+      if (node !== undefined || own.whiteouts.includes(name) || own.hidesLowerChildren) return undefined;
+    }
+    return undefined;
+  }
+
+  private linkProblem(layer: number, target: string, lowerTarget: boolean): string {
+    const quoted = JSON.stringify(target);
+    if (layer === 0 && lowerTarget && this.layersBelow > 0) {
+      return `it is a hardlink to ${quoted}, a file of a lower layer, which a layer's own folder does not show; read it in the image's rootfs/`;
+    }
+    return `it is a hardlink to ${quoted}, which is not a file in this image`;
   }
 
   private merge(folder: MergedDirectory): { children: Map<string, TreeNode>; links: DraftLink[] } {
@@ -262,7 +288,7 @@ export class LayeredFolders {
     if (count >= this.layers.length) return this;
     let view = this.prefixes.get(count);
     if (view === undefined) {
-      view = new LayeredFolders(this.layers.slice(0, count), this.firstLayerIndex, this.resolving);
+      view = new LayeredFolders(this.layers.slice(0, count), this.firstLayerIndex, this.resolving, this.layersBelow);
       this.prefixes.set(count, view);
     }
     return view;
@@ -300,6 +326,10 @@ class MergedDirectory implements DirectoryNode {
 
   get children(): Map<string, TreeNode> {
     return this.owner.childrenOf(this);
+  }
+
+  missingReason(name: string): string | undefined {
+    return this.owner.unresolvedLinkReason(this, name);
   }
 }
 

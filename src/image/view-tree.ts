@@ -32,6 +32,8 @@ export interface DirectoryNode extends NodeMetadata {
   explicit: boolean;
   /** Whether the folder took the place of a file, symlink or hardlink, which had hidden any lower folder here. */
   replacedFile: boolean;
+  /** Returns why a name the folder does not list is missing, when a layer has a node there that the view leaves out. */
+  missingReason?(name: string): string | undefined;
 }
 
 export interface FileNode extends NodeMetadata {

@@ -62,8 +62,8 @@ export class LayersFolder implements FolderNode {
   private contentsFolder(position: number, layer: BlobDescriptor): FolderNode {
     const name = layerFolderName(position, layer);
     const open = async () => {
-      const build = async () => layerViewOf(await layerTreeOf(this.location, layer), 0);
-      const view = await cachedView(`layer ${this.location.image?.digest ?? ""} ${layer.digest}`, build);
+      const build = async () => layerViewOf(await layerTreeOf(this.location, layer), 0, position);
+      const view = await cachedView(`layer ${this.location.image?.digest ?? ""} ${position} ${layer.digest}`, build);
       return new ViewFolder(view, [], { location: this.location, layers: [layer] });
     };
     return {

@@ -175,6 +175,21 @@ describe("layer edge cases", () => {
       expect((await statEntry(rootfs("opt/tool-hard-lower"))).size).toBe(8);
     });
 
+    it("layer's hardlink to a lower layer explains its 404", async () => {
+      const url = image(`${layerFolder(2)}opt/tool-hard-lower`);
+      for (const [method, headers] of [
+        ["GET", {}],
+        ["PROPFIND", { depth: "0" }],
+      ] as const) {
+        const response = await davRequest(url, method, headers);
+        const body = response.body.toString();
+        expect(response.status, method).toBe(404);
+        expect(body, method).toContain('"usr/bin/tool"');
+        expect(body, method).toContain("lower layer");
+        expect(body, method).toContain("rootfs/");
+      }
+    });
+
     it("hardlink keeps the content it had when linked", async () => {
       // opt/dup-link links the base layer's etc/dup, which its own layer replaces afterwards.
       expect(await text(rootfs("opt/dup-link"))).toBe("second\n");

@@ -31,6 +31,27 @@ describe("hardlinks in one layer", () => {
     expect(namesIn(view, "")).toEqual(["kept"]);
   });
 
+  it("names a missing link target on lookup", () => {
+    const view = buildLayerView(layer([file("kept", 1), hardlink("broken", "nowhere")]));
+    const expected = `"broken" not found: it is a hardlink to "nowhere", which is not a file in this image`;
+    expect(() => view.lookup(["broken"])).toThrow(expected);
+  });
+
+  it("explains a lower-layer target in a layer view", () => {
+    const upper = layer([hardlink("bin/alias", "bin/tool")]);
+    const view = buildLayerView(upper, 2);
+    expect(namesIn(view, "bin")).toEqual([]);
+    expect(() => view.lookup(["bin", "alias"])).toThrow(`a hardlink to "bin/tool", a file of a lower layer`);
+    expect(() => view.lookup(["bin", "alias"])).toThrow("read it in the image's rootfs/");
+  });
+
+  it("keeps a plain 404 for a whited-out link", () => {
+    const base = layer([hardlink("gone", "nowhere")]);
+    const upper = layer([file("kept", 1)], { whiteouts: ["gone"] });
+    const view = buildRootfsView([base, upper]);
+    expect(() => view.lookup(["gone"])).toThrow(/^"gone" not found$/);
+  });
+
   it("leaves out links in a cycle", () => {
     const view = buildLayerView(
       layer([hardlink("a", "b"), hardlink("b", "a"), hardlink("self", "self"), file("kept", 1)]),
