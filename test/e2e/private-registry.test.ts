@@ -8,7 +8,7 @@ import { pushImage, type ImageContent } from "../harness/push.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { makeTempDir, type TempDir } from "../harness/tools.js";
-import { davRequest, getBytes, listNames } from "./dav-client.js";
+import { davRequest, listNames } from "./dav-client.js";
 
 /**
  * Private repositories read through bin/regdav with the user's own logins:

@@ -9,7 +9,6 @@ import {
   makeBlob,
   makeImageConfig,
   makeLayer,
-  makeLayerTar,
   mediaTypes,
   sha256Digest,
   type LayerBlob,

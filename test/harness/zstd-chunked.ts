@@ -44,7 +44,7 @@ export async function makeZstdChunkedLayer(entries: readonly TarEntry[], options
   const chunkSize = options.chunkSize ?? 64 * 1024;
   const prefix = options.annotationPrefix ?? ZSTD_CHUNKED_PREFIX;
   const tar = await makeLayerTar(entries);
-  const { parts, end } = splitTar(tar);
+  const { parts } = splitTar(tar);
 
   // Segments of the uncompressed tar, each compressed to one frame.
   const segments: Buffer[] = [];

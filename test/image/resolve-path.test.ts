@@ -7,7 +7,6 @@ import {
   type PathResolution,
 } from "../../src/image/resolve-path.js";
 import {
-  createDirectory,
   findDirectory,
   type DirectoryNode,
   type TreeNode,
