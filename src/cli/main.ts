@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
-
 import { log } from "../log.js";
+import { version } from "../version.js";
 import { catCommand } from "./commands/cat.js";
 import type { Command } from "./commands/command.js";
 import { cpCommand } from "./commands/cp.js";
@@ -45,7 +44,7 @@ export async function main(args: string[]): Promise<number | undefined> {
     return command === undefined ? 2 : 0;
   }
   if (command === "-V" || command === "--version") {
-    process.stdout.write(readVersion() + "\n");
+    process.stdout.write(version + "\n");
     return 0;
   }
   const handler = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
@@ -99,11 +98,6 @@ function keepServingAfterStrayErrors() {
 
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-function readVersion(): string {
-  const packageJson = new URL("../../package.json", import.meta.url);
-  return (JSON.parse(readFileSync(packageJson, "utf8")) as { version: string }).version;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from "undici/types/header.js";
 
 import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
+import { version } from "../version.js";
 
 /**
  * The one HTTP client of the registry code: an undici Agent with timeouts,
@@ -59,7 +60,7 @@ export class TransportError extends RegdavError {
 }
 
 /** Sent on every request to a registry, its token server and its blob storage. */
-export const userAgent = "regdav/0.1";
+export const userAgent = `regdav/${version}`;
 
 export const maxRedirects = 10;
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);

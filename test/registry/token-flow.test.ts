@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 
@@ -233,7 +234,8 @@ describe("bearer token flow", () => {
     await source.getManifest("app", "latest");
     await source.close();
 
-    expect(userAgent).toMatch(/^regdav\//);
+    const packageJson = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    expect(userAgent).toBe(`regdav/${packageJson.version}`);
     const [probe] = requestsTo(registry, "/v2/");
     expect(probe?.url).toBe("/v2/");
     expect(probe?.headers["user-agent"]).toBe(userAgent);
