@@ -21,9 +21,20 @@ export function bytesPart(bytes: Buffer): ContentPart {
   };
 }
 
-/** Makes a part of `size` zero bytes, such as the padding after a tar member. */
+/** Zero bytes that every zeros part sends slices of; nothing writes to it. */
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/**
+ * Makes a part of `size` zero bytes, such as the padding after a tar member
+ * or a hole in a sparse file. It sends them in slices of one shared buffer,
+ * so a large hole takes no memory of its own.
+ */
 export function zerosPart(size: number): ContentPart {
-  return bytesPart(Buffer.alloc(size));
+  return { size, open: (start, end) => Readable.from(zeroChunks(end - start + 1)) };
+}
+
+function* zeroChunks(length: number): Generator<Buffer> {
+  for (let left = length; left > 0; left -= ZEROS.length) yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
 }
 
 export class ConcatenatedContent {

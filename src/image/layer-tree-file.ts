@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 
 import type { LayerFolder, LayerNode, LayerTree } from "./layer-tree.js";
+import { sparseOf } from "./view-tree.js";
 
 /**
  * A layer tree stored in one file, read one folder at a time, so a view of a
@@ -43,7 +44,7 @@ interface FolderJson {
 
 type NodeJson =
   | [name: string, kind: "d", mode: number, modified: number, explicit: 0 | 1, replacesLower: 0 | 1, hidesLowerChildren: 0 | 1]
-  | [name: string, kind: "f", mode: number, modified: number, dataOffset: number, size: number]
+  | [name: string, kind: "f", mode: number, modified: number, dataOffset: number, size: number, sparse?: readonly number[]]
   | [name: string, kind: "l", mode: number, modified: number, target: string]
   | [name: string, kind: "h", mode: number, modified: number, target: string, lowerTarget: 0 | 1];
 
@@ -106,6 +107,7 @@ function nodeJson(name: string, node: LayerNode): NodeJson {
     case "directory":
       return [name, "d", mode, modified, bit(node.explicit), bit(node.replacesLower), bit(node.hidesLowerChildren)];
     case "file":
+      if (node.sparse) return [name, "f", mode, modified, node.dataOffset, node.size, node.sparse];
       return [name, "f", mode, modified, node.dataOffset, node.size];
     case "symlink":
       return [name, "l", mode, modified, node.target];
@@ -241,8 +243,8 @@ function layerNodeOf(json: NodeJson): LayerNode {
       };
     }
     case "f": {
-      const [, , mode, modified, dataOffset, size] = json;
-      return { kind: "file", mode, modified, dataOffset, size };
+      const [, , mode, modified, dataOffset, size, sparse] = json;
+      return { kind: "file", mode, modified, dataOffset, size, ...sparseOf(sparse) };
     }
     case "l": {
       const [, , mode, modified, target] = json;

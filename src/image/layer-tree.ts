@@ -1,6 +1,6 @@
 import type { LayerIndex } from "../layer/layer-index.js";
 import { buildOwnTree, LowerMasks } from "./own-tree.js";
-import { splitPath, type DirectoryNode, type TreeNode } from "./view-tree.js";
+import { sparseOf, splitPath, type DirectoryNode, type TreeNode } from "./view-tree.js";
 
 /** Metadata of a node of a layer's own tree, as a merged view reads it. */
 interface LayerNodeMetadata {
@@ -26,6 +26,8 @@ export interface LayerFileNode extends LayerNodeMetadata {
   /** Offset of the content in the layer's content space (see LayerEntry.dataOffset). */
   dataOffset: number;
   size: number;
+  /** See LayerEntry.sparse. */
+  sparse?: readonly number[];
 }
 
 export interface LayerSymlinkNode extends LayerNodeMetadata {
@@ -153,7 +155,8 @@ function whiteoutsByFolder(whiteouts: readonly string[]): Map<string, string[]> 
 function layerNodeOf(node: Exclude<TreeNode, DirectoryNode>): LayerNode {
   const { mode, modified } = node;
   if (node.kind === "file") {
-    return { kind: "file", mode, modified, dataOffset: node.content.dataOffset, size: node.content.size };
+    const { dataOffset, size, sparse } = node.content;
+    return { kind: "file", mode, modified, dataOffset, size, ...sparseOf(sparse) };
   }
   if (node.kind === "symlink") return { kind: "symlink", mode, modified, target: node.target };
   return { kind: "hardlink", mode, modified, target: node.target, lowerTarget: node.lowerTarget };

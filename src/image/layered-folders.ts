@@ -5,6 +5,7 @@ import { resolvePath } from "./resolve-path.js";
 import {
   childPath,
   IMPLICIT_DIRECTORY_MODE,
+  sparseOf,
   splitPath,
   type DirectoryNode,
   type PendingLinkNode,
@@ -197,7 +198,8 @@ export class LayeredFolders {
   private nodeOf(layer: number, parent: string, name: string, node: Exclude<LayerNode, LayerDirectoryNode>): TreeNode {
     const { mode, modified } = node;
     if (node.kind === "file") {
-      const content = { layerIndex: this.firstLayerIndex + layer, dataOffset: node.dataOffset, size: node.size };
+      const { dataOffset, size, sparse } = node;
+      const content = { layerIndex: this.firstLayerIndex + layer, dataOffset, size, ...sparseOf(sparse) };
       return { kind: "file", mode, modified, content };
     }
     if (node.kind === "symlink") return { kind: "symlink", mode, modified, target: node.target };

@@ -5,6 +5,7 @@ import {
   ensureDirectory,
   IMPLICIT_DIRECTORY_MODE,
   removeNode,
+  sparseOf,
   splitPath,
   type DirectoryNode,
   type TreeNode,
@@ -155,6 +156,6 @@ function nodeOf(entry: LayerEntry, existing: TreeNode | undefined): TreeNode {
   }
 
   // The layer's position in an image is not known here, so a merged view sets layerIndex.
-  const content = { layerIndex: 0, dataOffset: entry.dataOffset ?? 0, size: entry.size };
+  const content = { layerIndex: 0, dataOffset: entry.dataOffset ?? 0, size: entry.size, ...sparseOf(entry.sparse) };
   return { kind: "file", mode, modified, content };
 }

@@ -14,6 +14,8 @@ export interface ContentLocation {
   /** Offset of the first byte in that layer's uncompressed tar stream. */
   readonly dataOffset: number;
   readonly size: number;
+  /** For a sparse file, where the bytes stored from dataOffset lie in it (see LayerEntry.sparse). */
+  readonly sparse?: readonly number[];
 }
 
 interface NodeMetadata {
@@ -66,6 +68,11 @@ export interface PendingLinkNode extends NodeMetadata {
 }
 
 export type TreeNode = DirectoryNode | FileNode | SymlinkNode | PendingLinkNode;
+
+/** Returns the `sparse` field to spread into a node, or nothing for a file without holes. */
+export function sparseOf(sparse: readonly number[] | undefined): { sparse?: readonly number[] } {
+  return sparse === undefined ? {} : { sparse };
+}
 
 /** Mode of folders that no tar entry describes, such as `a` for a layer with only `a/b`. */
 export const IMPLICIT_DIRECTORY_MODE = 0o755;

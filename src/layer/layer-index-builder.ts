@@ -50,6 +50,7 @@ export class LayerIndexBuilder {
     if (type === "file") {
       entry.size = member.size;
       entry.dataOffset = member.dataOffset;
+      if (member.sparse) entry.sparse = member.sparse;
     }
     if (type === "symlink") entry.linkTarget = member.linkName;
     if (type === "hardlink") this.linkToEarlierFile(entry, normalizeEntryPath(member.linkName));
@@ -67,6 +68,7 @@ export class LayerIndexBuilder {
     if (earlier?.dataOffset === undefined) return;
     entry.size = earlier.size;
     entry.dataOffset = earlier.dataOffset;
+    if (earlier.sparse) entry.sparse = earlier.sparse;
   }
 
   /** Stores an entry. A later member for a path replaces the earlier one and moves to the end. */

@@ -89,4 +89,10 @@ export interface LayerEntry {
    * to nothing, and is resolved when the layers are merged.
    */
   dataOffset?: number;
+  /**
+   * For a GNU sparse file, where its stored bytes lie in the file, as flat
+   * `[offset, length, ...]` pairs. The bytes are stored end to end from
+   * `dataOffset`, and the rest of the file, up to `size`, reads as zeros.
+   */
+  sparse?: number[];
 }

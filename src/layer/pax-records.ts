@@ -13,16 +13,16 @@ export interface PaxOverrides {
   size?: number;
   /** Milliseconds since the epoch. */
   modified?: number;
-  /** True when a `GNU.sparse.*` key marks the member as a sparse file. */
-  sparse: boolean;
 }
 
 /** Parses records into a key-value map; a later record for a key replaces an earlier one. */
-export function parsePaxRecords(
-  data: Buffer,
-  fail: (problem: string) => Error,
-): Map<string, string> {
-  const records = new Map<string, string>();
+export function parsePaxRecords(data: Buffer, fail: (problem: string) => Error): Map<string, string> {
+  return new Map(parsePaxRecordList(data, fail));
+}
+
+/** Parses records into key-value pairs in their order, repeated keys included. */
+export function parsePaxRecordList(data: Buffer, fail: (problem: string) => Error): [string, string][] {
+  const records: [string, string][] = [];
   let position = 0;
   while (position < data.length) {
     if (data[position] === 0) break;
@@ -39,7 +39,7 @@ export function parsePaxRecords(
     if (equals <= 0) {
       throw fail(`PAX record without a key at byte ${position} of the extended header`);
     }
-    records.set(record.toString("utf8", 0, equals), decodeTarText(record.subarray(equals + 1)));
+    records.push([record.toString("utf8", 0, equals), decodeTarText(record.subarray(equals + 1))]);
     position = end;
   }
   return records;
@@ -53,9 +53,8 @@ export function readPaxOverrides(
   records: Map<string, string>,
   fail: (problem: string) => Error,
 ): PaxOverrides {
-  const overrides: PaxOverrides = { sparse: false };
+  const overrides: PaxOverrides = {};
   for (const [key, value] of records) {
-    if (key.startsWith("GNU.sparse.")) overrides.sparse = true;
     if (value === "") continue;
     if (key === "path") overrides.path = value;
     if (key === "linkpath") overrides.linkPath = value;

@@ -25,8 +25,10 @@ export interface TarHeader {
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Decodes name bytes as UTF-8, or as Latin-1 when they are not valid UTF-8,
- * so that two different byte names never decode to the same string.
+ * Decodes name bytes as UTF-8, or as Latin-1 when they are not valid UTF-8.
+ * NOTE: a Latin-1 name can decode to the same string as another name's
+ * UTF-8 bytes (`caf\xe9` and `café`), and then the later entry hides the
+ * earlier one.
  */
 export function decodeTarText(bytes: Uint8Array): string {
   try {

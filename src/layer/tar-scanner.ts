@@ -1,6 +1,15 @@
 import { invalidTarError } from "./layer-errors.js";
 import type { LayerLimits } from "./layer-limits.js";
-import { parsePaxRecords, readPaxOverrides } from "./pax-records.js";
+import { parsePaxRecordList, readPaxOverrides } from "./pax-records.js";
+import {
+  parseSparseMapText,
+  readGnuSparseExtension,
+  readGnuSparseHeader,
+  readPaxSparse,
+  sparseMapProblem,
+  type PaxSparse,
+  type SparseSegments,
+} from "./sparse-map.js";
 import {
   BLOCK_SIZE,
   decodeTarText,
@@ -13,7 +22,7 @@ import {
 export interface TarMember {
   name: string;
   typeflag: string;
-  /** Content bytes that follow the header; 0 for types that carry none. */
+  /** Content bytes; 0 for types that carry none. For a sparse file, its size with the holes. */
   size: number;
   mode: number;
   /** Milliseconds since the epoch. */
@@ -22,6 +31,8 @@ export interface TarMember {
   headerOffset: number;
   /** Offset of the first content byte in the uncompressed stream. */
   dataOffset: number;
+  /** For a GNU sparse file, where its stored bytes, which start at dataOffset, lie in the file. */
+  sparse?: SparseSegments;
 }
 
 /**
@@ -46,7 +57,21 @@ interface PendingOverrides {
   paxModified?: number;
   longName?: string;
   longLinkName?: string;
-  sparse?: boolean;
+  paxSparse?: PaxSparse;
+}
+
+/**
+ * A sparse member whose map is still being read: from the extension blocks
+ * after an old GNU header, or from the start of the data (PAX format 1.0).
+ */
+interface SparseDraft {
+  member: TarMember;
+  /** Bytes of the data area that the header's size field or PAX size gives. */
+  dataBytes: number;
+  segments: SparseSegments;
+  source: "gnu-extensions" | "data";
+  /** The map blocks read so far. */
+  blocks: Buffer[];
 }
 
 /**
@@ -64,6 +89,7 @@ export class TarScanner {
   private skipPadding = 0;
   private extended: ExtendedHeader | undefined;
   private pending: PendingOverrides = {};
+  private sparse: SparseDraft | undefined;
   private zeroBlocks = 0;
   private finished = false;
   private memberCount = 0;
@@ -94,7 +120,7 @@ export class TarScanner {
     const onlyPaddingMissing = this.skipRemaining > 0 && this.skipRemaining <= this.skipPadding;
     // A PAX or GNU long-name header whose member never came.
     const danglingHeader = Object.keys(this.pending).length > 0;
-    if (this.extended || danglingHeader || (this.skipRemaining > 0 && !onlyPaddingMissing) || this.blockFilled > 0) {
+    if (this.extended || this.sparse || danglingHeader || (this.skipRemaining > 0 && !onlyPaddingMissing) || this.blockFilled > 0) {
       const problem = "unexpected end of the stream inside a tar member (truncated layer)";
       throw this.fail(this.offset, problem);
     }
@@ -109,6 +135,40 @@ export class TarScanner {
     if (this.skipRemaining > 0) return this.skip(available);
     if (this.extended) return this.collect(chunk, position, available);
     return this.fillHeader(chunk, position, available);
+  }
+
+  /** Handles one block of a sparse map: an old GNU extension block or a block of a format 1.0 map. */
+  private processSparseBlock(blockOffset: number): void {
+    const draft = this.sparse!;
+    const fail = (problem: string) => this.fail(blockOffset, problem);
+    const block = Buffer.from(this.block);
+    draft.blocks.push(block);
+    const mapBytes = draft.blocks.length * BLOCK_SIZE;
+    if (mapBytes > this.limits.maxPaxHeaderSize) {
+      throw fail(`GNU sparse map longer than the maxPaxHeaderSize limit of ${this.limits.maxPaxHeaderSize} bytes`);
+    }
+
+    if (draft.source === "gnu-extensions") {
+      if (readGnuSparseExtension(block, draft.segments, fail)) return;
+      this.sparse = undefined;
+      return this.emitSparse(draft.member, draft.segments, draft.dataBytes);
+    }
+    const map = parseSparseMapText(Buffer.concat(draft.blocks), fail);
+    if (map !== undefined) {
+      this.sparse = undefined;
+      this.emitSparse(draft.member, map.segments, draft.dataBytes - map.bytes);
+    } else if (mapBytes >= draft.dataBytes) {
+      throw fail("GNU sparse map does not end within the member's data");
+    }
+  }
+
+  /** Emits a sparse member whose map is complete, with `storedBytes` of data from here on. */
+  private emitSparse(member: TarMember, segments: SparseSegments, storedBytes: number): void {
+    const problem = sparseMapProblem(segments, member.size, storedBytes);
+    if (problem !== undefined) throw this.fail(member.headerOffset, problem);
+    this.onMember({ ...member, dataOffset: this.offset, sparse: segments });
+    this.skipRemaining = storedBytes + paddingOf(storedBytes);
+    this.skipPadding = paddingOf(storedBytes);
   }
 
   private skip(available: number): number {
@@ -126,7 +186,8 @@ export class TarScanner {
 
     if (this.blockFilled === BLOCK_SIZE) {
       this.blockFilled = 0;
-      this.processHeader(this.offset - BLOCK_SIZE);
+      if (this.sparse) this.processSparseBlock(this.offset - BLOCK_SIZE);
+      else this.processHeader(this.offset - BLOCK_SIZE);
     }
     return count;
   }
@@ -148,8 +209,6 @@ export class TarScanner {
       case "L":
       case "K":
         return this.startExtended(header, headerOffset);
-      case "S":
-        throw this.fail(headerOffset, "GNU sparse files are not supported");
       case "M":
         throw this.fail(headerOffset, "multi-volume continuation members are not supported");
       default:
@@ -195,33 +254,30 @@ export class TarScanner {
     if (typeflag === "K") this.pending.longLinkName = decodeTarText(untilNul(data));
     // Global records are checked but not applied. Go's archive/tar returns
     // them as a header of their own, and Docker's layer unpacking skips it.
-    const records = typeflag === "x" || typeflag === "g" ? parsePaxRecords(data, fail) : undefined;
+    const records = typeflag === "x" || typeflag === "g" ? parsePaxRecordList(data, fail) : undefined;
     if (typeflag === "x" && records) this.applyPaxRecords(records, fail);
   }
 
-  private applyPaxRecords(records: Map<string, string>, fail: (problem: string) => Error): void {
-    const overrides = readPaxOverrides(records, fail);
+  private applyPaxRecords(records: [string, string][], fail: (problem: string) => Error): void {
+    const overrides = readPaxOverrides(new Map(records), fail);
     const pending = this.pending;
     pending.paxPath = overrides.path ?? pending.paxPath;
     pending.paxLinkPath = overrides.linkPath ?? pending.paxLinkPath;
     pending.paxSize = overrides.size ?? pending.paxSize;
     pending.paxModified = overrides.modified ?? pending.paxModified;
-    pending.sparse = pending.sparse || overrides.sparse;
+    pending.paxSparse = readPaxSparse(records, fail) ?? pending.paxSparse;
   }
 
   private emitMember(header: TarHeader, headerOffset: number): void {
     const pending = this.pending;
     this.pending = {};
-    if (pending.sparse) {
-      throw this.fail(headerOffset, "GNU sparse files (PAX GNU.sparse records) are not supported");
-    }
     this.memberCount++;
     if (this.memberCount > this.limits.maxEntries) {
       const problem = `more than ${this.limits.maxEntries} entries; raise maxEntries to index it`;
       throw this.fail(headerOffset, problem);
     }
 
-    const name = pending.paxPath ?? pending.longName ?? header.name;
+    const name = pending.paxSparse?.name ?? pending.paxPath ?? pending.longName ?? header.name;
     const linkName = pending.paxLinkPath ?? pending.longLinkName ?? header.linkName;
     this.checkPathLength(name, headerOffset);
     this.checkPathLength(linkName, headerOffset);
@@ -230,9 +286,29 @@ export class TarScanner {
     const modified = pending.paxModified ?? header.mtime * 1000;
     const dataOffset = headerOffset + BLOCK_SIZE;
     const { typeflag, mode } = header;
-    this.onMember({ name, typeflag, size, mode, modified, linkName, headerOffset, dataOffset });
+    const member = { name, typeflag, size, mode, modified, linkName, headerOffset, dataOffset };
+    if (typeflag === "S") return this.startGnuSparse(member);
+    // Only regular files can be sparse, as in GNU tar.
+    const regular = typeflag === "0" || typeflag === "7";
+    if (pending.paxSparse && regular) return this.startPaxSparse(member, pending.paxSparse);
+    this.onMember(member);
     this.skipRemaining = size + paddingOf(size);
     this.skipPadding = paddingOf(size);
+  }
+
+  /** Reads the map of an old GNU sparse header, whose size field counts only the stored bytes. */
+  private startGnuSparse(member: TarMember): void {
+    const gnu = readGnuSparseHeader(this.block, (problem) => this.fail(member.headerOffset, problem));
+    const sparseMember = { ...member, typeflag: "0", size: gnu.realSize };
+    if (!gnu.extended) return this.emitSparse(sparseMember, gnu.segments, member.size);
+    this.sparse = { member: sparseMember, dataBytes: member.size, segments: gnu.segments, source: "gnu-extensions", blocks: [] };
+  }
+
+  /** Starts a sparse member that PAX records describe; format 1.0 reads its map from the data first. */
+  private startPaxSparse(member: TarMember, paxSparse: PaxSparse): void {
+    const sparseMember = { ...member, size: paxSparse.realSize };
+    if (!paxSparse.mapInData) return this.emitSparse(sparseMember, paxSparse.segments, member.size);
+    this.sparse = { member: sparseMember, dataBytes: member.size, segments: [], source: "data", blocks: [] };
   }
 
   private checkPathLength(path: string, headerOffset: number): void {

@@ -7,6 +7,7 @@ import type { FilesystemView, ViewNode } from "../image/filesystem-view.js";
 import { fileInfo, folderInfo, type FileNode, type FolderNode, type TreeNode } from "./tree-node.js";
 import type { ImageLocation } from "./image-folder.js";
 import { readLayerContent } from "./layers-folder.js";
+import { sparseContent } from "./sparse-content.js";
 import type { ByteRange, NodeInfo } from "./virtual-tree.js";
 
 /** The image location and layers (base first) that a view folder reads file bytes from. */
@@ -131,6 +132,11 @@ class ViewFile implements FileNode {
 
     const start = range?.start ?? 0;
     const end = range?.end ?? this.node.size - 1;
+    if (content.sparse) {
+      const readStored = (storedOffset: number, length: number) =>
+        readLayerContent(this.layers.location, layer, content.dataOffset + storedOffset, length);
+      return sparseContent(content.sparse, this.node.size, readStored).open({ start, end });
+    }
     const file = { dataOffset: content.dataOffset, size: this.node.size };
     return readLayerContent(this.layers.location, layer, content.dataOffset + start, end - start + 1, { file });
   }

@@ -9,6 +9,7 @@ import {
   gnuLongMember,
   gzip,
   indexBlob,
+  padded,
   paxMember,
   sha256,
   tarMember,
@@ -175,19 +176,47 @@ describe("indexLayer corrupt layers", () => {
     await indexError(blob);
   });
 
-  it("rejects GNU sparse files", async () => {
-    const sparse = tarMember({ name: "sparse", typeflag: "S", magic: "gnu" }, "s");
+  it("rejects a GNU sparse map that misses stored bytes", async () => {
+    // An S header with no map entries, but one stored byte.
+    const sparse = tarMember({ name: "sparse", typeflag: "S", magic: "gnu", size: 1 }, "s");
     const error = await indexError(tarOf(sparse));
-    expect(error.message).toContain("sparse");
+    expect(error.message).toContain("GNU sparse map covers 0 bytes, but the member stores 1");
   });
 
-  it("rejects PAX sparse files", async () => {
-    const tar = tarOf(
-      paxMember({ "GNU.sparse.major": "1", "GNU.sparse.minor": "0" }),
-      tarMember({ name: "sparse" }, "s"),
-    );
+  const paxSparseCases: Array<[string, Record<string, string>, string]> = [
+    ["overlapping entries", { "GNU.sparse.size": "100", "GNU.sparse.map": "0,8,4,2" }, "overlaps the one before it"],
+    ["an entry past the size", { "GNU.sparse.size": "10", "GNU.sparse.map": "5,10" }, "ends at 15, past the file's size of 10"],
+    ["more stored bytes than mapped", { "GNU.sparse.size": "100", "GNU.sparse.map": "0,4" }, "covers 4 bytes, but the member stores 10"],
+    ["an odd map", { "GNU.sparse.size": "100", "GNU.sparse.map": "0,4,9" }, "needs pairs"],
+    ["a wrong block count", { "GNU.sparse.size": "100", "GNU.sparse.numblocks": "2", "GNU.sparse.map": "0,10" }, "GNU.sparse.numblocks is 2"],
+    ["an unknown version", { "GNU.sparse.major": "2", "GNU.sparse.minor": "0" }, "unknown GNU sparse format version 2.0"],
+    ["a missing size", { "GNU.sparse.map": "0,10" }, 'invalid GNU sparse size ""'],
+  ];
+  for (const [name, records, problem] of paxSparseCases) {
+    it(`rejects a PAX sparse file with ${name}`, async () => {
+      const tar = tarOf(paxMember(records), tarMember({ name: "sparse", size: 10 }, "0123456789"));
+      const error = await indexError(tar);
+      expect(error.message).toContain(problem);
+    });
+  }
+
+  it("rejects a format 1.0 map longer than the data", async () => {
+    const records = { "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": "100" };
+    // The map claims 3 entries, but the data ends after one block.
+    const tar = tarOf(paxMember(records), tarMember({ name: "sparse", size: 512 }, padded(Buffer.from("3\n0\n"))));
     const error = await indexError(tar);
-    expect(error.message).toContain("sparse");
+    expect(error.message).toContain("GNU sparse map does not end within the member's data");
+  });
+
+  it("rejects PAX 0.0 records out of order", async () => {
+    const records: [string, string][] = [
+      ["GNU.sparse.size", "100"],
+      ["GNU.sparse.offset", "0"],
+      ["GNU.sparse.offset", "5"],
+    ];
+    const tar = tarOf(paxMember(records), tarMember({ name: "sparse" }));
+    const error = await indexError(tar);
+    expect(error.message).toContain("GNU.sparse.offset where GNU.sparse.numbytes was expected");
   });
 });
 

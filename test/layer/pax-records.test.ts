@@ -50,7 +50,6 @@ describe("readPaxOverrides", () => {
       linkPath: "b",
       size: 123456789012,
       modified: 1650000000123,
-      sparse: false,
     });
   });
 
@@ -68,11 +67,7 @@ describe("readPaxOverrides", () => {
   }
 
   it("treats empty values as absent", () => {
-    expect(overrides({ path: "", size: "" })).toEqual({ sparse: false });
-  });
-
-  it("flags GNU sparse records", () => {
-    expect(overrides({ "GNU.sparse.size": "10" }).sparse).toBe(true);
+    expect(overrides({ path: "", size: "" })).toEqual({});
   });
 
   it("rejects an invalid size and mtime", () => {

@@ -74,9 +74,10 @@ export function tarMember(fields: HeaderFields, content: Buffer | string = ""): 
   return Buffer.concat([tarHeader({ size: bytes.length, ...fields }), padded(bytes)]);
 }
 
-/** Encodes PAX records, each prefixed with its own length in bytes. */
-export function paxRecords(records: Record<string, string>): Buffer {
-  const encoded = Object.entries(records).map(([key, value]) => {
+/** Encodes PAX records, each prefixed with its own length in bytes. Pairs keep repeated keys. */
+export function paxRecords(records: Record<string, string> | [string, string][]): Buffer {
+  const pairs = Array.isArray(records) ? records : Object.entries(records);
+  const encoded = pairs.map(([key, value]) => {
     const body = Buffer.byteLength(` ${key}=${value}\n`);
     let length = body + 1;
     while (String(length).length + body !== length) length++;
@@ -86,7 +87,7 @@ export function paxRecords(records: Record<string, string>): Buffer {
 }
 
 /** Builds a PAX extended header member (`x`, or `g` for a global one). */
-export function paxMember(records: Record<string, string>, typeflag = "x"): Buffer {
+export function paxMember(records: Record<string, string> | [string, string][], typeflag = "x"): Buffer {
   return tarMember({ name: "PaxHeaders/entry", typeflag }, paxRecords(records));
 }
 
