@@ -152,6 +152,31 @@ describe("indexLayer entry types", () => {
     expect(contentOf(tar, entryAt(index, "data/original"))).toBe("replaced later");
   });
 
+  it("reads a PAX 0.1 sparse file and its hardlink", async () => {
+    const records = { "GNU.sparse.size": "100", "GNU.sparse.map": "10,4,96,4", "GNU.sparse.name": "disk.img" };
+    const tar = tarOf(
+      paxMember(records),
+      tarMember({ name: "GNUSparseFile.0/disk.img" }, "abcdwxyz"),
+      tarMember({ name: "copy.img", typeflag: "1", linkName: "disk.img" }),
+    );
+    const index = await indexBlob(tar);
+
+    expect(entryAt(index, "GNUSparseFile.0/disk.img")).toBeUndefined();
+    expect(entryAt(index, "disk.img")).toMatchObject({ type: "file", size: 100, sparse: [10, 4, 96, 4] });
+    expect(entryAt(index, "copy.img")).toMatchObject({ type: "hardlink", size: 100, sparse: [10, 4, 96, 4] });
+    expect(contentOf(tar, { ...entryAt(index, "disk.img")!, size: 8 })).toBe("abcdwxyz");
+  });
+
+  it("ignores sparse records on a folder", async () => {
+    const records = { "GNU.sparse.size": "100", "GNU.sparse.map": "0,4" };
+    const tar = tarOf(paxMember(records), tarMember({ name: "folder/", typeflag: "5" }), tarMember({ name: "after" }, "x"));
+    const index = await indexBlob(tar);
+
+    expect(entryAt(index, "folder")).toMatchObject({ type: "directory", size: 0 });
+    expect(entryAt(index, "folder")?.sparse).toBeUndefined();
+    expect(contentOf(tar, entryAt(index, "after"))).toBe("x");
+  });
+
   it("leaves hardlinks to other layers unresolved", async () => {
     const tar = tarOf(tarMember({ name: "link", typeflag: "1", linkName: "../lower/file" }));
     const index = await indexBlob(tar);
