@@ -41,9 +41,16 @@ function tooShortMessage(received: number, expected: number): string {
   return `file stream ended after ${received} of ${expected} bytes`;
 }
 
-/** A pass-through that errors when more or fewer than `expected` bytes flow through it. */
+/**
+ * A pass-through that errors when more or fewer than `expected` bytes flow
+ * through it. It holds back the last byte until the source has ended. A
+ * source may fail a check after its last byte, such as a CRC-32 that covers
+ * data past the range, and the client then gets a failed transfer instead
+ * of a complete body with wrong bytes.
+ */
 class LengthCheck extends Transform {
   private received = 0;
+  private lastByte: Buffer | undefined;
 
   constructor(private readonly expected: number) {
     super();
@@ -55,12 +62,18 @@ class LengthCheck extends Transform {
       callback(new Error(tooLongMessage(this.expected)));
       return;
     }
-    callback(null, chunk);
+    if (this.received < this.expected || chunk.length === 0) {
+      callback(null, chunk);
+      return;
+    }
+    this.lastByte = chunk.subarray(chunk.length - 1);
+    const head = chunk.subarray(0, chunk.length - 1);
+    callback(null, head.length > 0 ? head : undefined);
   }
 
   override _flush(callback: TransformCallback): void {
     if (this.received === this.expected) {
-      callback();
+      callback(null, this.lastByte);
       return;
     }
     callback(new Error(tooShortMessage(this.received, this.expected)));
