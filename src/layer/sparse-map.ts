@@ -1,4 +1,4 @@
-import { BLOCK_SIZE, parseNumericField } from "./tar-header.js";
+import { parseNumericField } from "./tar-header.js";
 
 /**
  * The sparse map of a GNU sparse file: where its data segments lie in the
@@ -57,7 +57,7 @@ function readGnuEntries(block: Buffer, start: number, count: number, segments: S
  * The sparse file that the `GNU.sparse.*` PAX records of GNU tar describe.
  * Format 0.0 repeats `GNU.sparse.offset` and `GNU.sparse.numbytes`, 0.1 has
  * them in `GNU.sparse.map`, and 1.0 stores the map at the start of the
- * member's data, where the tar scanner reads it (parseSparseMapText).
+ * member's data, where the tar scanner reads it with SparseMapText.
  */
 export interface PaxSparse {
   /** Whether the map is at the start of the data (format 1.0). */
@@ -114,26 +114,31 @@ export function readPaxSparse(records: readonly [string, string][], fail: (probl
 }
 
 /**
- * Parses the sparse map that format 1.0 stores at the start of a member's
- * data: decimal numbers, each ended by a newline, the entry count first and
- * then an offset and a length per entry. Returns the map and the bytes it
- * takes, padded to whole blocks, or undefined when `text` ends before the
- * map does.
+ * Reads the sparse map that format 1.0 stores at the start of a member's
+ * data, one block at a time: decimal numbers, each ended by a newline, the
+ * entry count first and then an offset and a length per entry. The map is
+ * padded to whole blocks, so the stored bytes start at the block after the
+ * one where it ends.
  */
-export function parseSparseMapText(text: Buffer, fail: (problem: string) => Error): { segments: SparseSegments; bytes: number } | undefined {
-  const numbers: number[] = [];
-  let start = 0;
-  for (;;) {
-    const end = text.indexOf(0x0a, start);
-    if (end < 0) return undefined;
-    const value = decimal(text.toString("latin1", start, end));
-    if (!Number.isSafeInteger(value)) throw fail("invalid number in the GNU sparse map at the start of the data");
-    numbers.push(value);
-    start = end + 1;
-    const count = numbers[0]!;
-    if (numbers.length === 1 + 2 * count) {
-      return { segments: numbers.slice(1), bytes: Math.ceil(start / BLOCK_SIZE) * BLOCK_SIZE };
+export class SparseMapText {
+  private readonly numbers: number[] = [];
+  /** The start of a number that the previous block cut off. */
+  private partial = "";
+
+  /** Reads the next block of the map, and returns the map once this block completes it. */
+  addBlock(block: Buffer, fail: (problem: string) => Error): SparseSegments | undefined {
+    const text = block.toString("latin1");
+    let start = 0;
+    for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
+      const value = decimal(this.partial + text.slice(start, end));
+      this.partial = "";
+      if (!Number.isSafeInteger(value)) throw fail("invalid number in the GNU sparse map at the start of the data");
+      this.numbers.push(value);
+      start = end + 1;
+      if (this.numbers.length === 1 + 2 * this.numbers[0]!) return this.numbers.slice(1);
     }
+    this.partial += text.slice(start);
+    return undefined;
   }
 }
 

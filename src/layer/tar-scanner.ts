@@ -2,11 +2,11 @@ import { invalidTarError } from "./layer-errors.js";
 import type { LayerLimits } from "./layer-limits.js";
 import { parsePaxRecordList, readPaxOverrides } from "./pax-records.js";
 import {
-  parseSparseMapText,
   readGnuSparseExtension,
   readGnuSparseHeader,
   readPaxSparse,
   sparseMapProblem,
+  SparseMapText,
   type PaxSparse,
   type SparseSegments,
 } from "./sparse-map.js";
@@ -68,10 +68,12 @@ interface SparseDraft {
   member: TarMember;
   /** Bytes of the data area that the header's size field or PAX size gives. */
   dataBytes: number;
+  /** The entries read so far from old GNU extension blocks. */
   segments: SparseSegments;
-  source: "gnu-extensions" | "data";
-  /** The map blocks read so far. */
-  blocks: Buffer[];
+  /** The reader of a format 1.0 map; undefined for old GNU extension blocks. */
+  mapText: SparseMapText | undefined;
+  /** Map blocks read so far. */
+  blockCount: number;
 }
 
 /**
@@ -141,25 +143,24 @@ export class TarScanner {
   private processSparseBlock(blockOffset: number): void {
     const draft = this.sparse!;
     const fail = (problem: string) => this.fail(blockOffset, problem);
-    const block = Buffer.from(this.block);
-    draft.blocks.push(block);
-    const mapBytes = draft.blocks.length * BLOCK_SIZE;
+    draft.blockCount++;
+    const mapBytes = draft.blockCount * BLOCK_SIZE;
     if (mapBytes > this.limits.maxPaxHeaderSize) {
       throw fail(`GNU sparse map longer than the maxPaxHeaderSize limit of ${this.limits.maxPaxHeaderSize} bytes`);
     }
 
-    if (draft.source === "gnu-extensions") {
-      if (readGnuSparseExtension(block, draft.segments, fail)) return;
+    if (draft.mapText === undefined) {
+      if (readGnuSparseExtension(this.block, draft.segments, fail)) return;
       this.sparse = undefined;
       return this.emitSparse(draft.member, draft.segments, draft.dataBytes);
     }
-    const map = parseSparseMapText(Buffer.concat(draft.blocks), fail);
-    if (map !== undefined) {
-      this.sparse = undefined;
-      this.emitSparse(draft.member, map.segments, draft.dataBytes - map.bytes);
-    } else if (mapBytes >= draft.dataBytes) {
+    const segments = draft.mapText.addBlock(this.block, fail);
+    if (segments === undefined && mapBytes < draft.dataBytes) return;
+    if (segments === undefined || mapBytes > draft.dataBytes) {
       throw fail("GNU sparse map does not end within the member's data");
     }
+    this.sparse = undefined;
+    this.emitSparse(draft.member, segments, draft.dataBytes - mapBytes);
   }
 
   /** Emits a sparse member whose map is complete, with `storedBytes` of data from here on. */
@@ -301,14 +302,14 @@ export class TarScanner {
     const gnu = readGnuSparseHeader(this.block, (problem) => this.fail(member.headerOffset, problem));
     const sparseMember = { ...member, typeflag: "0", size: gnu.realSize };
     if (!gnu.extended) return this.emitSparse(sparseMember, gnu.segments, member.size);
-    this.sparse = { member: sparseMember, dataBytes: member.size, segments: gnu.segments, source: "gnu-extensions", blocks: [] };
+    this.sparse = { member: sparseMember, dataBytes: member.size, segments: gnu.segments, mapText: undefined, blockCount: 0 };
   }
 
   /** Starts a sparse member that PAX records describe; format 1.0 reads its map from the data first. */
   private startPaxSparse(member: TarMember, paxSparse: PaxSparse): void {
     const sparseMember = { ...member, size: paxSparse.realSize };
     if (!paxSparse.mapInData) return this.emitSparse(sparseMember, paxSparse.segments, member.size);
-    this.sparse = { member: sparseMember, dataBytes: member.size, segments: [], source: "data", blocks: [] };
+    this.sparse = { member: sparseMember, dataBytes: member.size, segments: [], mapText: new SparseMapText(), blockCount: 0 };
   }
 
   private checkPathLength(path: string, headerOffset: number): void {

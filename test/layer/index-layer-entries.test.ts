@@ -5,6 +5,7 @@ import {
   entryAt,
   gnuLongMember,
   indexBlob,
+  padded,
   paxMember,
   tarHeader,
   tarMember,
@@ -165,6 +166,25 @@ describe("indexLayer entry types", () => {
     expect(entryAt(index, "disk.img")).toMatchObject({ type: "file", size: 100, sparse: [10, 4, 96, 4] });
     expect(entryAt(index, "copy.img")).toMatchObject({ type: "hardlink", size: 100, sparse: [10, 4, 96, 4] });
     expect(contentOf(tar, { ...entryAt(index, "disk.img")!, size: 8 })).toBe("abcdwxyz");
+  });
+
+  it("reads a PAX 1.0 map over several blocks", async () => {
+    // 150 entries make a map of about 1,900 bytes, so numbers cross block boundaries.
+    const segments = Array.from({ length: 150 }, (_, index) => [index * 100_000 + 7, 2]).flat();
+    const mapText = `150\n${segments.join("\n")}\n`;
+    const stored = Buffer.from("ab".repeat(150));
+    const records = { "GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": "15000000" };
+    const tar = tarOf(
+      paxMember({ ...records, "GNU.sparse.name": "big.img" }),
+      tarMember({ name: "GNUSparseFile.0/big.img" }, Buffer.concat([padded(Buffer.from(mapText)), stored])),
+    );
+    const index = await indexBlob(tar);
+
+    const entry = entryAt(index, "big.img");
+    expect(Buffer.byteLength(mapText)).toBeGreaterThan(3 * 512);
+    expect(entry?.size).toBe(15_000_000);
+    expect(entry?.sparse).toEqual(segments);
+    expect(contentOf(tar, { ...entry!, size: stored.length })).toBe(stored.toString());
   });
 
   it("ignores sparse records on a folder", async () => {
