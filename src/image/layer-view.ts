@@ -9,10 +9,10 @@ import { MemoryLayerTree, type LayerTree } from "./layer-tree.js";
  * are not shown, and a hardlink to a file of a lower layer is left out.
  *
  * @param layerIndex the layerIndex stored in each file's content location
- * @param position the layer's position in the image, so that a missing hardlink to a lower layer's file is explained
+ * @param layersBelow the image's layers under this one, so that a missing hardlink into them is explained
  */
-export function layerViewOf(tree: LayerTree, layerIndex = 0, position = layerIndex): FilesystemView {
-  return new FilesystemView(new LayeredFolders([tree], layerIndex, new Set(), position).root);
+export function layerViewOf(tree: LayerTree, layerIndex = 0, layersBelow = layerIndex): FilesystemView {
+  return new FilesystemView(new LayeredFolders([tree], layerIndex, new Set(), layersBelow).root);
 }
 
 /** Builds the view of one layer's own files from its listing, in memory. */

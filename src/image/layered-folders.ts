@@ -147,7 +147,7 @@ export class LayeredFolders {
   private linkProblem(layer: number, target: string, lowerTarget: boolean): string {
     const quoted = JSON.stringify(target);
     if (layer === 0 && lowerTarget && this.layersBelow > 0) {
-      return `it is a hardlink to ${quoted}, a file of a lower layer, which a layer's own folder does not show; read it in the image's rootfs/`;
+      return `it is a hardlink to ${quoted}, which is not in this layer and may be a file of a lower layer; read it in the image's rootfs/`;
     }
     return `it is a hardlink to ${quoted}, which is not a file in this image`;
   }

@@ -62,7 +62,8 @@ export class LayersFolder implements FolderNode {
   private contentsFolder(position: number, layer: BlobDescriptor): FolderNode {
     const name = layerFolderName(position, layer);
     const open = async () => {
-      const build = async () => layerViewOf(await layerTreeOf(this.location, layer), 0, position);
+      // Positions count from 1 at the base layer.
+      const build = async () => layerViewOf(await layerTreeOf(this.location, layer), 0, position - 1);
       const view = await cachedView(`layer ${this.location.image?.digest ?? ""} ${position} ${layer.digest}`, build);
       return new ViewFolder(view, [], { location: this.location, layers: [layer] });
     };

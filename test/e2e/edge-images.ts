@@ -240,8 +240,9 @@ export const overlayRepository = "edge/overlay";
 
 /**
  * Builds and pushes two layers whose paths change kind between layers, a
- * whiteout beside the file it names, and a hardlink whose target lies
- * outside the image, as `edge/overlay:<tag>`. umoci rejects the hardlink, so
+ * whiteout beside the file it names, hardlinks whose targets lie outside
+ * the image, and a hardlink in the base layer to a missing file, as
+ * `edge/overlay:<tag>`. umoci rejects the hardlink, so
  * this image is not part of the umoci comparison.
  */
 export async function pushOverlayImage(host: string, tag: string): Promise<LayerBlob[]> {
@@ -253,6 +254,7 @@ export async function pushOverlayImage(host: string, tag: string): Promise<Layer
       { type: "file", path: "swap/dir-to-file/inner.txt", content: "was inside\n" },
       { type: "directory", path: "same" },
       { type: "file", path: "same/lower.txt", content: "lower\n" },
+      { type: "hardlink", path: "hard-base/missing", target: "nowhere/file" },
     ]),
     await makeLayer([
       { type: "directory", path: "swap/file-to-dir" },

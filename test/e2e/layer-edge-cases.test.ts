@@ -31,6 +31,7 @@ describe("layer edge cases", () => {
   let regdav: RegdavProcess;
   let edge: EdgeImage;
   let whiteoutLayers: LayerBlob[];
+  let overlayLayers: LayerBlob[];
 
   const imagePath = (path: string) => `${registry.host}/edge/cases/_tags/v1/${path}`;
   const image = (path: string) => `${regdav.url}${encodePath(imagePath(path))}`;
@@ -51,7 +52,7 @@ describe("layer edge cases", () => {
     registry = await startRegistry();
     edge = await pushEdgeImage(registry.host, "v1");
     whiteoutLayers = await pushWhiteoutImage(registry.host, "v1");
-    await pushOverlayImage(registry.host, "v1");
+    overlayLayers = await pushOverlayImage(registry.host, "v1");
     regdav = await startRegdav(["--registry", registry.host]);
   });
 
@@ -188,6 +189,16 @@ describe("layer edge cases", () => {
         expect(body, method).toContain("lower layer");
         expect(body, method).toContain("rootfs/");
       }
+    });
+
+    it("base layer's missing hardlink target", async () => {
+      const hex = overlayLayers[0]!.digest.slice("sha256:".length, "sha256:".length + 12);
+      const path = `${registry.host}/edge/overlay/_tags/v1/layers/1-${hex}/hard-base/missing`;
+      const response = await davRequest(`${regdav.url}${encodePath(path)}`);
+      const body = response.body.toString();
+      expect(response.status).toBe(404);
+      expect(body).toContain('it is a hardlink to "nowhere/file", which is not a file in this image');
+      expect(body).not.toContain("lower layer");
     });
 
     it("hardlink keeps the content it had when linked", async () => {
