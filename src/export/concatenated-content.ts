@@ -34,7 +34,9 @@ export function zerosPart(size: number): ContentPart {
 }
 
 function* zeroChunks(length: number): Generator<Buffer> {
-  for (let left = length; left > 0; left -= ZEROS.length) yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
+  for (let left = length; left > 0; left -= ZEROS.length) {
+    yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
+  }
 }
 
 export class ConcatenatedContent {

@@ -28,7 +28,7 @@ export function parsePaxRecordList(data: Buffer, fail: (problem: string) => Erro
     if (data[position] === 0) break;
     const space = data.indexOf(0x20, position);
     const lengthText = space < 0 ? "" : data.toString("latin1", position, space);
-    const length = /^[0-9]+$/.test(lengthText) ? Number(lengthText) : NaN;
+    const length = parseDecimal(lengthText);
     const end = position + length;
     if (!(length > 0) || end > data.length || space >= end || data[end - 1] !== 0x0a) {
       throw fail(`malformed PAX record at byte ${position} of the extended header`);
@@ -64,8 +64,13 @@ export function readPaxOverrides(
   return overrides;
 }
 
+/** Parses a string of decimal digits, as PAX and GNU sparse records write numbers, or returns NaN for anything else. */
+export function parseDecimal(text: string): number {
+  return /^[0-9]+$/.test(text) ? Number(text) : NaN;
+}
+
 function parsePaxSize(value: string, fail: (problem: string) => Error): number {
-  const size = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  const size = parseDecimal(value);
   if (!Number.isSafeInteger(size)) throw fail(`invalid PAX size ${JSON.stringify(value)}`);
   return size;
 }

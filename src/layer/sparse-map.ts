@@ -1,3 +1,4 @@
+import { parseDecimal } from "./pax-records.js";
 import { parseNumericField } from "./tar-header.js";
 
 /**
@@ -86,7 +87,7 @@ export function readPaxSparse(records: readonly [string, string][], fail: (probl
   }
 
   const sizeText = values.get("GNU.sparse.realsize") ?? values.get("GNU.sparse.size");
-  const realSize = sizeText === undefined ? NaN : decimal(sizeText);
+  const realSize = sizeText === undefined ? NaN : parseDecimal(sizeText);
   if (!Number.isSafeInteger(realSize)) throw fail(`invalid GNU sparse size ${JSON.stringify(sizeText ?? "")}`);
 
   const sparse: PaxSparse = { mapInData: version === "1.0", realSize, segments: [] };
@@ -95,19 +96,19 @@ export function readPaxSparse(records: readonly [string, string][], fail: (probl
   if (sparse.mapInData) return sparse;
 
   if (map !== undefined) {
-    sparse.segments = map === "" ? [] : map.split(",").map(decimal);
+    sparse.segments = map === "" ? [] : map.split(",").map(parseDecimal);
   } else {
     for (const [index, [key, value]] of pairs.entries()) {
       const expected = index % 2 === 0 ? "GNU.sparse.offset" : "GNU.sparse.numbytes";
       if (key !== expected) throw fail(`GNU sparse records out of order: ${key} where ${expected} was expected`);
-      sparse.segments.push(decimal(value));
+      sparse.segments.push(parseDecimal(value));
     }
   }
   if (sparse.segments.length % 2 !== 0 || !sparse.segments.every(Number.isSafeInteger)) {
     throw fail("invalid GNU sparse map: it needs pairs of decimal offsets and lengths");
   }
   const blocks = values.get("GNU.sparse.numblocks");
-  if (blocks !== undefined && decimal(blocks) !== sparse.segments.length / 2) {
+  if (blocks !== undefined && parseDecimal(blocks) !== sparse.segments.length / 2) {
     throw fail(`GNU sparse map has ${sparse.segments.length / 2} entries, but GNU.sparse.numblocks is ${blocks}`);
   }
   return sparse;
@@ -130,7 +131,7 @@ export class SparseMapText {
     const text = block.toString("latin1");
     let start = 0;
     for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
-      const value = decimal(this.partial + text.slice(start, end));
+      const value = parseDecimal(this.partial + text.slice(start, end));
       this.partial = "";
       if (!Number.isSafeInteger(value)) throw fail("invalid number in the GNU sparse map at the start of the data");
       this.numbers.push(value);
@@ -160,8 +161,4 @@ export function sparseMapProblem(segments: SparseSegments, realSize: number, sto
   }
   if (total !== storedBytes) return `GNU sparse map covers ${total} bytes, but the member stores ${storedBytes}`;
   return undefined;
-}
-
-function decimal(text: string): number {
-  return /^[0-9]+$/.test(text) ? Number(text) : NaN;
 }
