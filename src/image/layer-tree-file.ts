@@ -44,7 +44,15 @@ interface FolderJson {
 
 type NodeJson =
   | [name: string, kind: "d", mode: number, modified: number, explicit: 0 | 1, replacesLower: 0 | 1, hidesLowerChildren: 0 | 1]
-  | [name: string, kind: "f", mode: number, modified: number, dataOffset: number, size: number, sparse?: readonly number[]]
+  | [
+      name: string,
+      kind: "f",
+      mode: number,
+      modified: number,
+      dataOffset: number,
+      size: number,
+      sparse?: readonly number[],
+    ]
   | [name: string, kind: "l", mode: number, modified: number, target: string]
   | [name: string, kind: "h", mode: number, modified: number, target: string, lowerTarget: 0 | 1];
 

@@ -9,9 +9,14 @@ import { MemoryLayerTree, type LayerTree } from "./layer-tree.js";
  * are not shown, and a hardlink to a file of a lower layer is left out.
  *
  * @param layerIndex the layerIndex stored in each file's content location
- * @param layersBelow the image's layers under this one, so that a missing hardlink into them is explained
+ * @param layersBelow the image's layers under this one, so that a missing hardlink into them is
+ *   explained
  */
-export function layerViewOf(tree: LayerTree, layerIndex = 0, layersBelow = layerIndex): FilesystemView {
+export function layerViewOf(
+  tree: LayerTree,
+  layerIndex = 0,
+  layersBelow = layerIndex,
+): FilesystemView {
   return new FilesystemView(new LayeredFolders([tree], layerIndex, new Set(), layersBelow).root);
 }
 

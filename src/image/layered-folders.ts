@@ -86,7 +86,8 @@ export class LayeredFolders {
    * @param layers layer trees, base layer first
    * @param firstLayerIndex the layerIndex of the first tree in file content locations
    * @param resolving links being resolved, shared with the prefix views, to end cycles of links
-   * @param layersBelow image layers below the first tree that this view leaves out, named in the reason a hardlink to them is missing
+   * @param layersBelow image layers below the first tree, which this view leaves out, for the
+   *   reason given for a missing hardlink
    */
   constructor(
     private readonly layers: readonly LayerTree[],
@@ -139,7 +140,8 @@ export class LayeredFolders {
       if (own === undefined) continue;
       const node = own.children?.get(name);
       if (node?.kind === "hardlink") return this.linkProblem(layer, node.target, node.lowerTarget);
-      if (node !== undefined || own.whiteouts.includes(name) || own.hidesLowerChildren) return undefined;
+      const hidden = own.whiteouts.includes(name) || own.hidesLowerChildren;
+      if (node !== undefined || hidden) return undefined;
     }
     return undefined;
   }
@@ -147,7 +149,8 @@ export class LayeredFolders {
   private linkProblem(layer: number, target: string, lowerTarget: boolean): string {
     const quoted = JSON.stringify(target);
     if (layer === 0 && lowerTarget && this.layersBelow > 0) {
-      return `it is a hardlink to ${quoted}, which is not in this layer and may be a file of a lower layer; read it in the image's rootfs/`;
+      const where = "which is not in this layer and may be a file of a lower layer";
+      return `it is a hardlink to ${quoted}, ${where}; read it in the image's rootfs/`;
     }
     return `it is a hardlink to ${quoted}, which is not a file in this image`;
   }
@@ -199,7 +202,8 @@ export class LayeredFolders {
     const { mode, modified } = node;
     if (node.kind === "file") {
       const { dataOffset, size, sparse } = node;
-      const content = { layerIndex: this.firstLayerIndex + layer, dataOffset, size, ...sparseOf(sparse) };
+      const layerIndex = this.firstLayerIndex + layer;
+      const content = { layerIndex, dataOffset, size, ...sparseOf(sparse) };
       return { kind: "file", mode, modified, content };
     }
     if (node.kind === "symlink") return { kind: "symlink", mode, modified, target: node.target };
@@ -290,7 +294,8 @@ export class LayeredFolders {
     if (count >= this.layers.length) return this;
     let view = this.prefixes.get(count);
     if (view === undefined) {
-      view = new LayeredFolders(this.layers.slice(0, count), this.firstLayerIndex, this.resolving, this.layersBelow);
+      const layers = this.layers.slice(0, count);
+      view = new LayeredFolders(layers, this.firstLayerIndex, this.resolving, this.layersBelow);
       this.prefixes.set(count, view);
     }
     return view;

@@ -156,6 +156,7 @@ function nodeOf(entry: LayerEntry, existing: TreeNode | undefined): TreeNode {
   }
 
   // The layer's position in an image is not known here, so a merged view sets layerIndex.
-  const content = { layerIndex: 0, dataOffset: entry.dataOffset ?? 0, size: entry.size, ...sparseOf(entry.sparse) };
+  const dataOffset = entry.dataOffset ?? 0;
+  const content = { layerIndex: 0, dataOffset, size: entry.size, ...sparseOf(entry.sparse) };
   return { kind: "file", mode, modified, content };
 }

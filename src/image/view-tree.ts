@@ -14,7 +14,7 @@ export interface ContentLocation {
   /** Offset of the first byte in that layer's uncompressed tar stream. */
   readonly dataOffset: number;
   readonly size: number;
-  /** For a sparse file, where the bytes stored from dataOffset lie in it (see LayerEntry.sparse). */
+  /** For a sparse file, where its bytes stored from dataOffset lie (see LayerEntry.sparse). */
   readonly sparse?: readonly number[];
 }
 
@@ -34,7 +34,7 @@ export interface DirectoryNode extends NodeMetadata {
   explicit: boolean;
   /** Whether the folder took the place of a file, symlink or hardlink, which had hidden any lower folder here. */
   replacedFile: boolean;
-  /** Returns why a name the folder does not list is missing, when a layer has a node there that the view leaves out. */
+  /** Returns why a name is missing from the folder, when a layer has a node there left out. */
   missingReason?(name: string): string | undefined;
 }
 

@@ -16,12 +16,18 @@ export interface PaxOverrides {
 }
 
 /** Parses records into a key-value map; a later record for a key replaces an earlier one. */
-export function parsePaxRecords(data: Buffer, fail: (problem: string) => Error): Map<string, string> {
+export function parsePaxRecords(
+  data: Buffer,
+  fail: (problem: string) => Error,
+): Map<string, string> {
   return new Map(parsePaxRecordList(data, fail));
 }
 
 /** Parses records into key-value pairs in their order, repeated keys included. */
-export function parsePaxRecordList(data: Buffer, fail: (problem: string) => Error): [string, string][] {
+export function parsePaxRecordList(
+  data: Buffer,
+  fail: (problem: string) => Error,
+): [string, string][] {
   const records: [string, string][] = [];
   let position = 0;
   while (position < data.length) {
@@ -64,7 +70,7 @@ export function readPaxOverrides(
   return overrides;
 }
 
-/** Parses a string of decimal digits, as PAX and GNU sparse records write numbers, or returns NaN for anything else. */
+/** Parses decimal digits, as PAX and GNU sparse records write numbers; returns NaN for others. */
 export function parseDecimal(text: string): number {
   return /^[0-9]+$/.test(text) ? Number(text) : NaN;
 }

@@ -27,29 +27,44 @@ export interface GnuSparseHeader {
   extended: boolean;
 }
 
-/** Reads the sparse entries, the real size and the extension flag of an old GNU `S` header block. */
-export function readGnuSparseHeader(block: Buffer, fail: (problem: string) => Error): GnuSparseHeader {
+/** Reads the sparse entries, real size and extension flag of an old GNU `S` header block. */
+export function readGnuSparseHeader(
+  block: Buffer,
+  fail: (problem: string) => Error,
+): GnuSparseHeader {
   const realSize = parseNumericField(block.subarray(HEADER_REAL_SIZE, HEADER_REAL_SIZE + 12));
-  if (realSize === undefined || realSize < 0) throw fail("invalid real size field in GNU sparse header");
+  if (realSize === undefined || realSize < 0)
+    throw fail("invalid real size field in GNU sparse header");
   const segments: SparseSegments = [];
   readGnuEntries(block, HEADER_MAP_START, HEADER_ENTRIES, segments, fail);
   return { realSize, segments, extended: block[HEADER_IS_EXTENDED] !== 0 };
 }
 
-/** Appends the entries of one GNU sparse extension block and returns whether another block follows. */
-export function readGnuSparseExtension(block: Buffer, segments: SparseSegments, fail: (problem: string) => Error): boolean {
+/** Appends the entries of a GNU sparse extension block; returns whether another block follows. */
+export function readGnuSparseExtension(
+  block: Buffer,
+  segments: SparseSegments,
+  fail: (problem: string) => Error,
+): boolean {
   readGnuEntries(block, 0, EXTENSION_ENTRIES, segments, fail);
   return block[EXTENSION_IS_EXTENDED] !== 0;
 }
 
-/** Reads up to `count` offset and length fields; an offset field starting with NUL ends the list. */
-function readGnuEntries(block: Buffer, start: number, count: number, segments: SparseSegments, fail: (problem: string) => Error): void {
+/** Reads up to `count` offset and length fields, until an offset field that starts with NUL. */
+function readGnuEntries(
+  block: Buffer,
+  start: number,
+  count: number,
+  segments: SparseSegments,
+  fail: (problem: string) => Error,
+): void {
   for (let index = 0; index < count; index++) {
     const at = start + index * ENTRY_BYTES;
     if (block[at] === 0) return;
     const offset = parseNumericField(block.subarray(at, at + 12));
     const length = parseNumericField(block.subarray(at + 12, at + 24));
-    if (offset === undefined || length === undefined) throw fail(`invalid GNU sparse entry ${segments.length / 2}`);
+    if (offset === undefined || length === undefined)
+      throw fail(`invalid GNU sparse entry ${segments.length / 2}`);
     segments.push(offset, length);
   }
 }
@@ -64,7 +79,7 @@ export interface PaxSparse {
   /** Whether the map is at the start of the data (format 1.0). */
   mapInData: boolean;
   realSize: number;
-  /** The file's name from `GNU.sparse.name`, which replaces a placeholder that GNU tar writes in the header's name field. */
+  /** The file's name from `GNU.sparse.name`, in place of the header's placeholder name. */
   name?: string;
   /** The map of formats 0.0 and 0.1; empty for 1.0. */
   segments: SparseSegments;
@@ -75,20 +90,27 @@ export interface PaxSparse {
  * that the repeated records of format 0.0 keep their pairs. Returns
  * undefined when no record marks a GNU sparse file.
  */
-export function readPaxSparse(records: readonly [string, string][], fail: (problem: string) => Error): PaxSparse | undefined {
+export function readPaxSparse(
+  records: readonly [string, string][],
+  fail: (problem: string) => Error,
+): PaxSparse | undefined {
   if (!records.some(([key]) => key.startsWith("GNU.sparse."))) return undefined;
   const values = new Map(records);
   const map = values.get("GNU.sparse.map");
-  const pairs = records.filter(([key]) => key === "GNU.sparse.offset" || key === "GNU.sparse.numbytes");
+  const pairs = records.filter(
+    ([key]) => key === "GNU.sparse.offset" || key === "GNU.sparse.numbytes",
+  );
   // Formats 0.0 and 0.1 have no version records.
-  const version = `${values.get("GNU.sparse.major") ?? "0"}.${values.get("GNU.sparse.minor") ?? "0"}`;
+  const major = values.get("GNU.sparse.major") ?? "0";
+  const version = `${major}.${values.get("GNU.sparse.minor") ?? "0"}`;
   if (version !== "0.0" && version !== "0.1" && version !== "1.0") {
     throw fail(`unknown GNU sparse format version ${version}`);
   }
 
   const sizeText = values.get("GNU.sparse.realsize") ?? values.get("GNU.sparse.size");
   const realSize = sizeText === undefined ? NaN : parseDecimal(sizeText);
-  if (!Number.isSafeInteger(realSize)) throw fail(`invalid GNU sparse size ${JSON.stringify(sizeText ?? "")}`);
+  if (!Number.isSafeInteger(realSize))
+    throw fail(`invalid GNU sparse size ${JSON.stringify(sizeText ?? "")}`);
 
   const sparse: PaxSparse = { mapInData: version === "1.0", realSize, segments: [] };
   const name = values.get("GNU.sparse.name");
@@ -100,7 +122,8 @@ export function readPaxSparse(records: readonly [string, string][], fail: (probl
   } else {
     for (const [index, [key, value]] of pairs.entries()) {
       const expected = index % 2 === 0 ? "GNU.sparse.offset" : "GNU.sparse.numbytes";
-      if (key !== expected) throw fail(`GNU sparse records out of order: ${key} where ${expected} was expected`);
+      if (key !== expected)
+        throw fail(`GNU sparse records out of order: ${key} where ${expected} was expected`);
       sparse.segments.push(parseDecimal(value));
     }
   }
@@ -108,8 +131,9 @@ export function readPaxSparse(records: readonly [string, string][], fail: (probl
     throw fail("invalid GNU sparse map: it needs pairs of decimal offsets and lengths");
   }
   const blocks = values.get("GNU.sparse.numblocks");
-  if (blocks !== undefined && parseDecimal(blocks) !== sparse.segments.length / 2) {
-    throw fail(`GNU sparse map has ${sparse.segments.length / 2} entries, but GNU.sparse.numblocks is ${blocks}`);
+  const entries = sparse.segments.length / 2;
+  if (blocks !== undefined && parseDecimal(blocks) !== entries) {
+    throw fail(`GNU sparse map has ${entries} entries, but GNU.sparse.numblocks is ${blocks}`);
   }
   return sparse;
 }
@@ -133,7 +157,8 @@ export class SparseMapText {
     for (let end = text.indexOf("\n"); end >= 0; end = text.indexOf("\n", start)) {
       const value = parseDecimal(this.partial + text.slice(start, end));
       this.partial = "";
-      if (!Number.isSafeInteger(value)) throw fail("invalid number in the GNU sparse map at the start of the data");
+      if (!Number.isSafeInteger(value))
+        throw fail("invalid number in the GNU sparse map at the start of the data");
       this.numbers.push(value);
       start = end + 1;
       if (this.numbers.length === 1 + 2 * this.numbers[0]!) return this.numbers.slice(1);
@@ -148,17 +173,24 @@ export class SparseMapText {
  * within the real size, and hold exactly the stored bytes. Returns a
  * problem, or undefined when the map is valid.
  */
-export function sparseMapProblem(segments: SparseSegments, realSize: number, storedBytes: number): string | undefined {
+export function sparseMapProblem(
+  segments: SparseSegments,
+  realSize: number,
+  storedBytes: number,
+): string | undefined {
   let end = 0;
   let total = 0;
   for (let index = 0; index < segments.length; index += 2) {
     const offset = segments[index]!;
     const length = segments[index + 1]!;
-    if (offset < end || length < 0) return `GNU sparse entry ${index / 2} overlaps the one before it or is negative`;
+    if (offset < end || length < 0)
+      return `GNU sparse entry ${index / 2} overlaps the one before it or is negative`;
     end = offset + length;
     total += length;
-    if (end > realSize) return `GNU sparse entry ${index / 2} ends at ${end}, past the file's size of ${realSize}`;
+    if (end > realSize)
+      return `GNU sparse entry ${index / 2} ends at ${end}, past the file's size of ${realSize}`;
   }
-  if (total !== storedBytes) return `GNU sparse map covers ${total} bytes, but the member stores ${storedBytes}`;
+  if (total !== storedBytes)
+    return `GNU sparse map covers ${total} bytes, but the member stores ${storedBytes}`;
   return undefined;
 }

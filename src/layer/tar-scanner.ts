@@ -122,7 +122,8 @@ export class TarScanner {
     const onlyPaddingMissing = this.skipRemaining > 0 && this.skipRemaining <= this.skipPadding;
     // A PAX or GNU long-name header whose member never came.
     const danglingHeader = Object.keys(this.pending).length > 0;
-    if (this.extended || this.sparse || danglingHeader || (this.skipRemaining > 0 && !onlyPaddingMissing) || this.blockFilled > 0) {
+    const insideMember = this.extended || this.sparse || danglingHeader || this.blockFilled > 0;
+    if (insideMember || (this.skipRemaining > 0 && !onlyPaddingMissing)) {
       const problem = "unexpected end of the stream inside a tar member (truncated layer)";
       throw this.fail(this.offset, problem);
     }
@@ -139,14 +140,15 @@ export class TarScanner {
     return this.fillHeader(chunk, position, available);
   }
 
-  /** Handles one block of a sparse map: an old GNU extension block or a block of a format 1.0 map. */
+  /** Handles one block of a sparse map: an old GNU extension block, or part of a 1.0 map. */
   private processSparseBlock(blockOffset: number): void {
     const draft = this.sparse!;
     const fail = (problem: string) => this.fail(blockOffset, problem);
     draft.blockCount++;
     const mapBytes = draft.blockCount * BLOCK_SIZE;
     if (mapBytes > this.limits.maxPaxHeaderSize) {
-      throw fail(`GNU sparse map longer than the maxPaxHeaderSize limit of ${this.limits.maxPaxHeaderSize} bytes`);
+      const limit = this.limits.maxPaxHeaderSize;
+      throw fail(`GNU sparse map longer than the maxPaxHeaderSize limit of ${limit} bytes`);
     }
 
     if (draft.mapText === undefined) {
@@ -255,7 +257,8 @@ export class TarScanner {
     if (typeflag === "K") this.pending.longLinkName = decodeTarText(untilNul(data));
     // Global records are checked but not applied. Go's archive/tar returns
     // them as a header of their own, and Docker's layer unpacking skips it.
-    const records = typeflag === "x" || typeflag === "g" ? parsePaxRecordList(data, fail) : undefined;
+    const isPax = typeflag === "x" || typeflag === "g";
+    const records = isPax ? parsePaxRecordList(data, fail) : undefined;
     if (typeflag === "x" && records) this.applyPaxRecords(records, fail);
   }
 
@@ -299,17 +302,22 @@ export class TarScanner {
 
   /** Reads the map of an old GNU sparse header, whose size field counts only the stored bytes. */
   private startGnuSparse(member: TarMember): void {
-    const gnu = readGnuSparseHeader(this.block, (problem) => this.fail(member.headerOffset, problem));
+    const fail = (problem: string) => this.fail(member.headerOffset, problem);
+    const gnu = readGnuSparseHeader(this.block, fail);
     const sparseMember = { ...member, typeflag: "0", size: gnu.realSize };
     if (!gnu.extended) return this.emitSparse(sparseMember, gnu.segments, member.size);
-    this.sparse = { member: sparseMember, dataBytes: member.size, segments: gnu.segments, mapText: undefined, blockCount: 0 };
+    const { segments } = gnu;
+    const dataBytes = member.size;
+    this.sparse = { member: sparseMember, dataBytes, segments, mapText: undefined, blockCount: 0 };
   }
 
-  /** Starts a sparse member that PAX records describe; format 1.0 reads its map from the data first. */
+  /** Starts a sparse member that PAX records describe. Format 1.0 reads its map from the data. */
   private startPaxSparse(member: TarMember, paxSparse: PaxSparse): void {
     const sparseMember = { ...member, size: paxSparse.realSize };
     if (!paxSparse.mapInData) return this.emitSparse(sparseMember, paxSparse.segments, member.size);
-    this.sparse = { member: sparseMember, dataBytes: member.size, segments: [], mapText: new SparseMapText(), blockCount: 0 };
+    const mapText = new SparseMapText();
+    const dataBytes = member.size;
+    this.sparse = { member: sparseMember, dataBytes, segments: [], mapText, blockCount: 0 };
   }
 
   private checkPathLength(path: string, headerOffset: number): void {

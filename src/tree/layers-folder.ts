@@ -62,9 +62,13 @@ export class LayersFolder implements FolderNode {
   private contentsFolder(position: number, layer: BlobDescriptor): FolderNode {
     const name = layerFolderName(position, layer);
     const open = async () => {
-      // Positions count from 1 at the base layer.
-      const build = async () => layerViewOf(await layerTreeOf(this.location, layer), 0, position - 1);
-      const view = await cachedView(`layer ${this.location.image?.digest ?? ""} ${position} ${layer.digest}`, build);
+      const build = async () => {
+        const tree = await layerTreeOf(this.location, layer);
+        // Positions count from 1 at the base layer, so position - 1 layers lie below this one.
+        return layerViewOf(tree, 0, position - 1);
+      };
+      const key = `layer ${this.location.image?.digest ?? ""} ${position} ${layer.digest}`;
+      const view = await cachedView(key, build);
       return new ViewFolder(view, [], { location: this.location, layers: [layer] });
     };
     return {

@@ -1,6 +1,10 @@
 import type { Readable } from "node:stream";
 
-import { ConcatenatedContent, zerosPart, type ContentPart } from "../export/concatenated-content.js";
+import {
+  ConcatenatedContent,
+  zerosPart,
+  type ContentPart,
+} from "../export/concatenated-content.js";
 
 /**
  * Lays out a GNU sparse file: a zeros part for each hole and a part for
@@ -22,7 +26,10 @@ export function sparseContent(
     const length = segments[index + 1]!;
     parts.push(zerosPart(offset - position));
     const segmentStart = stored;
-    parts.push({ size: length, open: (start, end) => readStored(segmentStart + start, end - start + 1) });
+    parts.push({
+      size: length,
+      open: (start, end) => readStored(segmentStart + start, end - start + 1),
+    });
     position = offset + length;
     stored += length;
   }

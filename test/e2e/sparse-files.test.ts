@@ -4,7 +4,13 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { layerMediaType, makeBlob, makeImageConfig, sha256Digest, type LayerBlob } from "../harness/image-builder.js";
+import {
+  layerMediaType,
+  makeBlob,
+  makeImageConfig,
+  sha256Digest,
+  type LayerBlob,
+} from "../harness/image-builder.js";
 import { pushImage } from "../harness/push.js";
 import { startRegdav, type RegdavProcess } from "../harness/regdav-process.js";
 import { startRegistry, type TestRegistry } from "../harness/registry.js";
@@ -30,7 +36,8 @@ async function writeSparseFiles(folder: string): Promise<Map<string, Buffer>> {
   const middle = Buffer.alloc(4 * MiB);
   Buffer.from("data-in-the-middle").copy(middle, 2_000_000);
   const runs = Buffer.alloc(12 * MiB);
-  for (let run = 0; run < 30; run++) randomBytes(3000 + run).copy(runs, run * 400 * 1024 + 17 * run);
+  for (let run = 0; run < 30; run++)
+    randomBytes(3000 + run).copy(runs, run * 400 * 1024 + 17 * run);
   runs.write("tail", runs.length - 4);
   const files = new Map([
     ["middle.bin", middle],
@@ -71,7 +78,15 @@ describe("sparse files written by GNU tar", () => {
     registry = await startRegistry();
     for (const [tag, options] of Object.entries(formats)) {
       const tarPath = join(work.path, `${tag}.tar`);
-      await runCommand(tar, ["-C", source, "--sparse", ...options, "-cf", tarPath, ...files.keys()]);
+      await runCommand(tar, [
+        "-C",
+        source,
+        "--sparse",
+        ...options,
+        "-cf",
+        tarPath,
+        ...files.keys(),
+      ]);
       const uncompressed = await readFile(tarPath);
       tars.set(tag, uncompressed);
       const layer: LayerBlob = {
@@ -81,7 +96,11 @@ describe("sparse files written by GNU tar", () => {
         entries: [],
       };
       const config = makeImageConfig({ layers: [layer], format: "oci" });
-      await pushImage(registry.host, "sparse/files", tag, { layers: [layer], config, format: "oci" });
+      await pushImage(registry.host, "sparse/files", tag, {
+        layers: [layer],
+        config,
+        format: "oci",
+      });
     }
     regdav = await startRegdav(["--registry", registry.host]);
   }, 120_000);

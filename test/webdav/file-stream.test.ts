@@ -18,7 +18,7 @@ afterEach(() => {
   server = undefined;
 });
 
-/** Serves one body from `source` with a Content-Length of `length`, and fetches it with node:http. */
+/** Serves one body from `source` with Content-Length `length`, and fetches it with node:http. */
 async function transfer(source: () => Readable, length: number): Promise<Received> {
   server = createServer((_request, response) => {
     response.writeHead(200, { "Content-Length": length });
@@ -30,7 +30,9 @@ async function transfer(source: () => Readable, length: number): Promise<Receive
     get({ host: "127.0.0.1", port, path: "/", agent: false }, (response) => {
       const chunks: Buffer[] = [];
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => resolve({ body: Buffer.concat(chunks), failed: !response.complete }));
+      response.on("end", () =>
+        resolve({ body: Buffer.concat(chunks), failed: !response.complete }),
+      );
       response.on("error", () => resolve({ body: Buffer.concat(chunks), failed: true }));
     }).on("error", () => resolve({ body: Buffer.alloc(0), failed: true }));
   });
@@ -39,13 +41,17 @@ async function transfer(source: () => Readable, length: number): Promise<Receive
 describe("streamExactly", () => {
   it("sends a whole body", async () => {
     const bytes = Buffer.from("0123456789");
-    const received = await transfer(() => Readable.from([bytes.subarray(0, 4), bytes.subarray(4)]), 10);
+    const received = await transfer(
+      () => Readable.from([bytes.subarray(0, 4), bytes.subarray(4)]),
+      10,
+    );
     expect(received.failed).toBe(false);
     expect(received.body.equals(bytes)).toBe(true);
   });
 
   it("holds the last byte until the source ends", async () => {
-    // The source sends every byte, then fails a check, as a span whose CRC-32 covers data past the range does.
+    // The source sends every byte, then fails a check, as a span does whose CRC-32 covers data
+    // past the range.
     const failing = () =>
       Readable.from(
         (async function* () {
