@@ -50,8 +50,14 @@ export class CacheLayout {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.tree-${listing}.v${version}.bin`;
   }
 
+  /** Returns the path of the totals and markers of a layer's tar pass, written after its entries. */
   layerIndex(digest: string, version: number): string {
     return join(this.root, "indexes", ...splitDigest(digest)) + `.v${version}.json`;
+  }
+
+  /** Returns the path of the entries of a layer's tar pass, one JSON object per line, in tar order. */
+  layerEntries(digest: string, version: number): string {
+    return join(this.root, "indexes", ...splitDigest(digest)) + `.entries.v${version}.jsonl`;
   }
 }
 

@@ -6,14 +6,12 @@ import { LRUCache } from "lru-cache";
 
 import { RegdavError } from "../errors.js";
 import { log } from "../log.js";
-import { indexLayer } from "../layer/index-layer.js";
-import { layerIndexJson } from "../layer/layer-index-json.js";
+import { passLayer } from "../layer/index-layer.js";
 import {
   isTarLayerIndex,
   LAYER_INDEX_VERSION,
-  type LayerIndex,
   type SociLayerIndex,
-  type TarLayerIndex,
+  type TarLayerSummary,
   type TocLayerIndex,
 } from "../layer/layer-index.js";
 import { resolveLayerLimits, type LayerLimits } from "../layer/layer-limits.js";
@@ -31,13 +29,14 @@ import {
   type RandomAccessIndex,
 } from "../layer/random-access/index.js";
 import type { BlobDescriptor } from "../source/image-source.js";
-import { AtomicFile, writeFileAtomic, writePiecesAtomic } from "./atomic-file.js";
+import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 import { createDigestVerifier } from "../reference/digest-verifier.js";
 import { sha256Digest } from "../reference/digest.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
-import { LayerTreeStore } from "./layer-tree-store.js";
+import { LayerTreeStore, type StoredListing } from "./layer-tree-store.js";
+import { StoredTarEntries, TarEntriesWriter, type TarListing } from "./tar-listing-file.js";
 import type { LayerTree } from "../image/layer-tree.js";
 import { LayerContent, type BlobRangeOpener, type ContentOffsets, type RemoteBlob } from "./layer-content.js";
 
@@ -71,14 +70,15 @@ export interface ContentReadOptions {
   file?: ZtocFileExtent;
 }
 
-/** Rough bytes of memory one index entry takes, for the memory bound. */
+/** Rough bytes of memory one entry, whiteout or opaque marker of a listing takes, for the memory bound. */
 const BYTES_PER_ENTRY = 256;
 
 /**
  * Memory for listings kept after use, by BYTES_PER_ENTRY: those of about
  * 130,000 entries in all. Views read layer trees from disk, so a listing is
  * used again only to build a missing tree or for export, and a larger one
- * is read from disk each time.
+ * is read from disk each time. A tar listing keeps only its totals and
+ * markers in memory; its entries are read from their file.
  */
 const LISTING_MEMORY_BYTES = 32 * 1024 * 1024;
 
@@ -97,9 +97,9 @@ const LISTING_MEMORY_BYTES = 32 * 1024 * 1024;
  * space, not into the tar, so export requests the tar pass with tarIndex().
  */
 export class LayerStore {
-  private readonly passes = new InFlight<TarLayerIndex>();
-  private readonly listings = new InFlight<LayerIndex>();
-  private readonly memory: LRUCache<string, LayerIndex>;
+  private readonly passes = new InFlight<TarListing>();
+  private readonly listings = new InFlight<StoredListing>();
+  private readonly memory: LRUCache<string, StoredListing>;
   /**
    * The offsets of the listing that index() returned for each layer, so
    * that reads of that listing's files use the same offsets even when
@@ -124,7 +124,7 @@ export class LayerStore {
     this.trees = new LayerTreeStore(layout);
     this.memory = new LRUCache({
       maxSize: memoryBytes,
-      sizeCalculation: (index) => Math.max(1, index.entries.length * BYTES_PER_ENTRY),
+      sizeCalculation: (index) => Math.max(1, listingItems(index) * BYTES_PER_ENTRY),
     });
     this.content = new LayerContent(
       layout,
@@ -147,7 +147,7 @@ export class LayerStore {
     repository: string,
     openRange?: BlobRangeOpener,
     ztoc?: ZtocSource,
-  ): Promise<LayerIndex> {
+  ): Promise<StoredListing> {
     const { digest } = descriptor;
     const remembered = this.memory.get(digest);
     if (remembered && (await listingFitsImage(remembered, ztoc))) return remembered;
@@ -220,10 +220,10 @@ export class LayerStore {
    * and diff ID are the tar's own, as export needs them. It runs the pass
    * when no cached tar index exists, even for a layer listed from its TOC.
    */
-  async tarIndex(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<TarLayerIndex> {
+  async tarIndex(descriptor: BlobDescriptor, open: BlobOpener, repository: string): Promise<TarListing> {
     const { digest } = descriptor;
     const remembered = [this.memory.get(digest), this.memory.get(tarMemoryKey(digest))].find(
-      (index): index is TarLayerIndex => index !== undefined && isTarLayerIndex(index),
+      (index): index is TarListing => index !== undefined && isTarLayerIndex(index),
     );
     if (remembered) return remembered;
 
@@ -243,16 +243,27 @@ export class LayerStore {
     return this.content.read(remote, offset, length, offsets, options.file);
   }
 
-  private async loadIndex(digest: string): Promise<TarLayerIndex | undefined> {
+  /**
+   * Returns the stored listing of an earlier pass over the layer, whose
+   * entries are read from their file when a tree is built, or undefined
+   * when none is stored or the blob's bytes can no longer be read.
+   */
+  private async loadIndex(digest: string): Promise<TarListing | undefined> {
     const indexPath = this.layout.layerIndex(digest, LAYER_INDEX_VERSION);
     try {
       if (!(await this.content.canRead(digest))) return undefined;
-      const index = JSON.parse(await readFile(indexPath, "utf8")) as LayerIndex;
-      if (!isTarLayerIndex(index)) return undefined;
-      return index.version === LAYER_INDEX_VERSION && index.digest === digest ? index : undefined;
+      const summary = JSON.parse(await readFile(indexPath, "utf8")) as Partial<TarLayerSummary>;
+      if (!isTarSummary(summary, digest)) return undefined;
+      if (!(await fileExists(this.layout.layerEntries(digest, LAYER_INDEX_VERSION)))) return undefined;
+      return this.storedListing(summary);
     } catch {
       return undefined;
     }
+  }
+
+  private storedListing(summary: TarLayerSummary): TarListing {
+    const entriesPath = this.layout.layerEntries(summary.digest, LAYER_INDEX_VERSION);
+    return { ...summary, entries: new StoredTarEntries(entriesPath, summary.entryCount) };
   }
 
   /**
@@ -389,7 +400,7 @@ export class LayerStore {
     descriptor: BlobDescriptor,
     open: BlobOpener,
     repository: string,
-  ): Promise<TarLayerIndex> {
+  ): Promise<TarListing> {
     const { digest } = descriptor;
     const cachedBlob = await this.blobs.cachedPath(digest);
     if (cachedBlob) return this.indexPass(descriptor, repository, cachedBlob);
@@ -412,11 +423,13 @@ export class LayerStore {
     descriptor: BlobDescriptor,
     repository: string,
     input: string | BlobOpener,
-  ): Promise<TarLayerIndex> {
+  ): Promise<TarListing> {
     const started = Date.now();
     const { digest } = descriptor;
     const blobFile = typeof input === "string" ? undefined : await AtomicFile.create(this.layout.blob(digest));
     const tarFile = keepsUncompressedCopy(descriptor) ? await AtomicFile.create(this.layout.layerTar(digest)) : undefined;
+    const entriesFile = await AtomicFile.create(this.layout.layerEntries(digest, LAYER_INDEX_VERSION));
+    const entries = new TarEntriesWriter(entriesFile);
     let accessIndex: RandomAccessIndex | undefined;
     try {
       const source = typeof input === "string" ? createReadStream(input) : await input();
@@ -426,22 +439,27 @@ export class LayerStore {
         limits: this.limits,
         onRandomAccessIndex: (index: RandomAccessIndex) => (accessIndex = index),
         expectedCompressedSize: descriptor.size,
+        entries,
         ...(tarFile && { writeUncompressed: tarFile.stream }),
       };
       const progress = new PassProgress(descriptor, this.onPassProgress);
       const verifier = createDigestVerifier({ ...descriptor, repository });
-      const [index] = await Promise.all([indexLayer(tee, options), pipeline(source, progress, verifier, tee)]);
+      const [index] = await Promise.all([passLayer(tee, options), pipeline(source, progress, verifier, tee)]);
+      await entries.end();
 
       const accessPath = this.layout.layerAccessIndex(digest, RANDOM_ACCESS_FORMAT_VERSION);
       if (accessIndex) await writeFileAtomic(accessPath, serializeRandomAccessIndex(accessIndex));
       if (tarFile && accessIndex && isRandomAccessUseful(accessIndex)) await tarFile.abort();
       else if (tarFile) await this.commitCounted(tarFile, index.uncompressedSize);
       if (blobFile) await this.commitCounted(blobFile, index.compressedSize);
-      await writePiecesAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), layerIndexJson(index));
+      // The totals are written last: a stored summary means its entries file is whole.
+      await entriesFile.commit();
+      await writeFileAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), JSON.stringify(index));
       logTransfer("layer indexed", descriptor.digest, index.compressedSize, started);
-      log.info("layer contents", { digest: descriptor.digest, entries: index.entries.length, uncompressed: index.uncompressedSize });
-      return index;
+      log.info("layer contents", { digest: descriptor.digest, entries: index.entryCount, uncompressed: index.uncompressedSize });
+      return this.storedListing(index);
     } catch (error) {
+      await entriesFile.abort();
       await tarFile?.abort();
       await blobFile?.abort();
       throw withMediaTypeHint(descriptor, wrapPassError(descriptor.digest, error));
@@ -455,10 +473,28 @@ export class LayerStore {
 }
 
 /** Tells whether a listing may be shown for an image: a zTOC listing only to an image whose SOCI index names that zTOC. */
-async function listingFitsImage(index: LayerIndex, ztoc: ZtocSource | undefined): Promise<boolean> {
+async function listingFitsImage(index: StoredListing, ztoc: ZtocSource | undefined): Promise<boolean> {
   if (isTarLayerIndex(index) || index.offsets !== "soci") return true;
   const found = await ztoc?.find().catch(() => undefined);
   return found?.digest === index.ztoc;
+}
+
+/** Counts what a listing holds in memory: a TOC's or zTOC's entries, or a tar listing's markers. */
+function listingItems(listing: StoredListing): number {
+  const markers = listing.whiteouts.length + listing.opaqueDirectories.length;
+  return isTarLayerIndex(listing) ? markers : listing.entries.length + markers;
+}
+
+/** Tells whether a parsed summary file is a tar pass's summary of this layer, in this version's shape. */
+function isTarSummary(summary: Partial<TarLayerSummary>, digest: string): summary is TarLayerSummary {
+  return (
+    summary.version === LAYER_INDEX_VERSION &&
+    summary.digest === digest &&
+    (summary.offsets === undefined || summary.offsets === "tar") &&
+    Number.isSafeInteger(summary.entryCount) &&
+    Array.isArray(summary.whiteouts) &&
+    Array.isArray(summary.opaqueDirectories)
+  );
 }
 
 function tarMemoryKey(digest: string): string {

@@ -1,11 +1,20 @@
 import { LAYER_TREE_VERSION, layerTreeFile, StoredLayerTree } from "../image/layer-tree-file.js";
 import { layerTreeFolders, type LayerTree } from "../image/layer-tree.js";
-import { isTarLayerIndex, LAYER_INDEX_VERSION, type LayerIndex } from "../layer/layer-index.js";
+import {
+  isTarLayerIndex,
+  LAYER_INDEX_VERSION,
+  type SociLayerIndex,
+  type TocLayerIndex,
+} from "../layer/layer-index.js";
 import { TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
 import { log } from "../log.js";
 import { writePiecesAtomic } from "./atomic-file.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
+import type { TarListing } from "./tar-listing-file.js";
+
+/** A listing that a layer tree is built from: the tar pass's, read in order, or a TOC's or zTOC's. */
+export type StoredListing = TarListing | TocLayerIndex | SociLayerIndex;
 
 /**
  * Stores each layer listing as a layer tree file in the cache, built once,
@@ -20,7 +29,7 @@ export class LayerTreeStore {
   constructor(private readonly layout: CacheLayout) {}
 
   /** Returns the stored tree of a listing, building and storing it first when there is none. */
-  tree(index: LayerIndex): Promise<LayerTree> {
+  tree(index: StoredListing): Promise<LayerTree> {
     const path = this.pathOf(index.digest, listingName(index));
     const known = this.opened.get(path);
     if (known) return Promise.resolve(known);
@@ -81,7 +90,7 @@ async function openStored(path: string): Promise<StoredLayerTree | undefined> {
  * version of the stored listing, so a tree is never used with a listing of
  * another format.
  */
-function listingName(index: LayerIndex): string {
+function listingName(index: StoredListing): string {
   if (isTarLayerIndex(index)) return versionedName("tar");
   if (index.offsets === "toc") return versionedName("toc");
   return `soci-${index.ztoc.split(":")[1] ?? ""}`;

@@ -1,4 +1,4 @@
-import type { LayerIndex } from "../layer/layer-index.js";
+import type { LayerListing } from "../layer/layer-index.js";
 import { buildOwnTree, LowerMasks } from "./own-tree.js";
 import { sparseOf, splitPath, type DirectoryNode, type TreeNode } from "./view-tree.js";
 
@@ -78,7 +78,7 @@ export interface LayerTree {
 export class MemoryLayerTree implements LayerTree {
   constructor(readonly folders: ReadonlyMap<string, LayerFolder>) {}
 
-  static fromIndex(index: LayerIndex): MemoryLayerTree {
+  static fromIndex(index: LayerListing): MemoryLayerTree {
     return new MemoryLayerTree(new Map(layerTreeFolders(index)));
   }
 
@@ -93,7 +93,7 @@ export class MemoryLayerTree implements LayerTree {
  * of their UTF-8 paths. Each folder's record is made only when it is
  * yielded, so a writer that stores them one by one never keeps them all.
  */
-export function* layerTreeFolders(index: LayerIndex): Generator<[string, LayerFolder]> {
+export function* layerTreeFolders(index: LayerListing): Generator<[string, LayerFolder]> {
   const marks = new LowerMasks(index);
   const folders = new Map<string, { node: DirectoryNode; replacesLower: boolean }>();
   const pending = [{ node: buildOwnTree(index), replacesLower: false }];

@@ -1,4 +1,4 @@
-import type { LayerEntry, LayerIndex } from "../layer/layer-index.js";
+import type { LayerEntry, LayerListing } from "../layer/layer-index.js";
 import { resolvePath } from "./resolve-path.js";
 import {
   createDirectory,
@@ -13,8 +13,8 @@ import {
 
 /**
  * Builds one layer's own folder tree in memory: its entries as unpacking the
- * tar into an empty folder leaves them, following the OCI image-spec rules
- * that act inside one layer:
+ * tar into an empty folder leaves them, applied in the listing's order,
+ * following the OCI image-spec rules that act inside one layer:
  * - opaque markers act before the entries, so a marker keeps its folder but
  *   entries of the same layer stay whatever their order;
  * - a later entry replaces an earlier one, and a file replacing a folder
@@ -31,7 +31,7 @@ import {
  * the link's position in the tar. Otherwise it stays a PendingLinkNode,
  * which a merged view resolves against the lower layers or the whole layer.
  */
-export function buildOwnTree(index: LayerIndex): DirectoryNode {
+export function buildOwnTree(index: LayerListing): DirectoryNode {
   const root = createDirectory("", IMPLICIT_DIRECTORY_MODE, 0);
   for (const path of index.opaqueDirectories) {
     ensureDirectory(root, splitPath(path), 0).children.clear();
@@ -64,7 +64,7 @@ export class LowerMasks {
   private readonly whiteouts: ReadonlySet<string>;
   private readonly opaqueDirectories: ReadonlySet<string>;
 
-  constructor(index: LayerIndex) {
+  constructor(index: Omit<LayerListing, "entries">) {
     this.whiteouts = new Set(index.whiteouts);
     this.opaqueDirectories = new Set(index.opaqueDirectories);
   }

@@ -17,9 +17,14 @@ import {
   type RandomAccessIndex,
 } from "./random-access/index.js";
 import { invalidLayerError } from "./layer-errors.js";
-import { LayerIndexBuilder } from "./layer-index-builder.js";
-import { LAYER_INDEX_VERSION, type TarLayerIndex } from "./layer-index.js";
+import {
+  LAYER_INDEX_VERSION,
+  type LayerEntry,
+  type TarLayerIndex,
+  type TarLayerSummary,
+} from "./layer-index.js";
 import { resolveLayerLimits, type LayerLimits } from "./layer-limits.js";
+import { layerRecordOf } from "./layer-record.js";
 import { TarScanner } from "./tar-scanner.js";
 
 export interface IndexLayerOptions {
@@ -47,21 +52,47 @@ export interface IndexLayerOptions {
   expectedCompressedSize?: number;
 }
 
+/** Receives a pass's entries in tar order, as the pass finds them. */
+export interface LayerEntrySink {
+  add(entry: LayerEntry): void;
+  /**
+   * Resolves when the sink can take more entries. The pass waits for it
+   * after each chunk of the tar, so entries never pile up in memory.
+   */
+  drained(): Promise<void>;
+}
+
+export interface PassLayerOptions extends IndexLayerOptions {
+  entries: LayerEntrySink;
+}
+
+/**
+ * Indexes a layer blob and keeps its entries in memory, in tar order. For
+ * tests and small layers: the cache uses passLayer, which hands each entry
+ * on instead.
+ */
+export async function indexLayer(compressed: Readable, options: IndexLayerOptions): Promise<TarLayerIndex> {
+  const entries: LayerEntry[] = [];
+  const sink = { add: (entry: LayerEntry) => void entries.push(entry), drained: () => Promise.resolve() };
+  const summary = await passLayer(compressed, { ...options, entries: sink });
+  return { ...summary, entries };
+}
+
 /**
  * Indexes a layer blob in one streaming pass: detects and undoes its
- * compression, hashes the uncompressed tar for the diff ID, and records every
- * entry with the offset of its content. File content is never buffered, so
- * memory holds the index (up to maxEntries entries), one header or PAX
- * header, and the stream buffers.
+ * compression, hashes the uncompressed tar for the diff ID, and hands every
+ * entry, with the offset of its content, to `options.entries`. File content
+ * is never buffered, so memory holds the whiteouts and opaque markers, one
+ * header or PAX header, and the stream buffers.
  *
  * Throws RegdavError INVALID_LAYER for a corrupt or over-limit layer. Errors
  * of `compressed` (such as DIGEST_MISMATCH) and of `writeUncompressed` are
  * passed on unchanged.
  */
-export async function indexLayer(
+export async function passLayer(
   compressed: Readable,
-  options: IndexLayerOptions,
-): Promise<TarLayerIndex> {
+  options: PassLayerOptions,
+): Promise<TarLayerSummary> {
   const started = performance.now();
   const limits = resolveLayerLimits(options.limits);
   const { head, stream } = await peekStreamHead(compressed, COMPRESSION_MAGIC_LENGTH);
@@ -73,24 +104,40 @@ export async function indexLayer(
         expectedSize: options.expectedCompressedSize,
       })
     : undefined;
-  const builder = new LayerIndexBuilder();
-  const scanner = new TarScanner((member) => builder.add(member), options.digest, limits);
+  const whiteouts = new Set<string>();
+  const opaqueDirectories = new Set<string>();
+  let entryCount = 0;
+  const scanner = new TarScanner(
+    (member) => {
+      const record = layerRecordOf(member);
+      if (record?.kind === "whiteout") whiteouts.add(record.path);
+      if (record?.kind === "opaque") opaqueDirectories.add(record.directory);
+      if (record?.kind !== "entry") return;
+      entryCount++;
+      options.entries.add(record.entry);
+    },
+    options.digest,
+    limits,
+  );
   const sink = new IndexingSink(scanner, {
     digest: options.digest,
     maxUncompressedSize: limits.maxUncompressedSize,
     copy: options.writeUncompressed,
     hash: indexing?.outputDigest === undefined,
+    entries: options.entries,
   });
   const { compressedSize } = await runPipeline(stream, compression, sink, indexing, options);
 
-  const index: TarLayerIndex = {
+  const index: TarLayerSummary = {
     version: LAYER_INDEX_VERSION,
     digest: options.digest,
     diffId: indexing?.outputDigest?.() ?? sink.diffId(),
     compression,
     compressedSize,
     uncompressedSize: sink.uncompressedSize,
-    ...builder.build(),
+    entryCount,
+    whiteouts: [...whiteouts],
+    opaqueDirectories: [...opaqueDirectories],
   };
   logPass(index, started, indexing?.onWorkerThread ?? false);
   return index;
@@ -105,7 +152,7 @@ async function runPipeline(
   compression: Compression,
   sink: IndexingSink,
   indexing: IndexingDecompressor | undefined,
-  options: IndexLayerOptions,
+  options: PassLayerOptions,
 ): Promise<{ compressedSize: number }> {
   const decompressor = indexing?.stream ?? createDecompressor(compression);
   // pipeline destroys every stream with the first error, so the stream that
@@ -145,7 +192,7 @@ function decompressionError(digest: string, compression: Compression, error: unk
   return invalidLayerError(digest, problem, { cause: error });
 }
 
-function logPass(index: TarLayerIndex, started: number, onWorkerThread: boolean): void {
+function logPass(index: TarLayerSummary, started: number, onWorkerThread: boolean): void {
   const seconds = (performance.now() - started) / 1000;
   const mebibytes = index.uncompressedSize / 2 ** 20;
   log.debug("layer tar indexed", {
@@ -154,7 +201,7 @@ function logPass(index: TarLayerIndex, started: number, onWorkerThread: boolean)
     thread: onWorkerThread ? "worker" : "main",
     compressed: index.compressedSize,
     uncompressed: index.uncompressedSize,
-    entries: index.entries.length,
+    entries: index.entryCount,
     seconds: Number(seconds.toFixed(3)),
     mibPerSecond: seconds > 0 ? Number((mebibytes / seconds).toFixed(1)) : undefined,
   });

@@ -14,19 +14,23 @@ export interface IndexingSinkOptions {
   copy?: Writable | undefined;
   /** Whether to hash the tar for the diff ID; false when the decompressor already does. */
   hash: boolean;
+  /** Where the scanner's entries go; the sink waits for it after each chunk. */
+  entries?: { drained(): Promise<void> } | undefined;
 }
 
 /**
  * The end of the layer pipeline. It hashes the uncompressed tar for the diff
  * ID, unless the decompressor does, counts it against the size limit and
- * feeds it to the tar scanner. It also copies it to an optional writable and
- * waits for that writable to drain, so memory stays bounded.
+ * feeds it to the tar scanner. It also copies it to an optional writable,
+ * and waits for that writable and the entries' receiver to drain, so memory
+ * stays bounded.
  */
 export class IndexingSink extends Writable {
   private readonly hash: Hash | undefined;
   private readonly digest: string;
   private readonly maxUncompressedSize: number;
   private readonly copy: Writable | undefined;
+  private readonly entries: IndexingSinkOptions["entries"];
   private size = 0;
 
   constructor(
@@ -37,6 +41,7 @@ export class IndexingSink extends Writable {
     this.digest = options.digest;
     this.maxUncompressedSize = options.maxUncompressedSize;
     this.copy = options.copy;
+    this.entries = options.entries;
     this.hash = options.hash ? createHash("sha256") : undefined;
   }
 
@@ -65,8 +70,9 @@ export class IndexingSink extends Writable {
       callback(error as Error);
       return;
     }
-    if (!this.copy) return callback();
-    writeWithBackpressure(this.copy, chunk).then(() => callback(), callback);
+    if (!this.copy && !this.entries) return callback();
+    const copied = this.copy ? writeWithBackpressure(this.copy, chunk) : Promise.resolve();
+    Promise.all([copied, this.entries?.drained()]).then(() => callback(), callback);
   }
 
   override _final(callback: (error?: Error | null) => void) {

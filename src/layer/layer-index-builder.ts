@@ -1,5 +1,5 @@
-import { classifyEntryPath, normalizeEntryPath } from "./entry-path.js";
-import type { LayerEntry, LayerEntryType } from "./layer-index.js";
+import type { LayerEntry } from "./layer-index.js";
+import { layerRecordOf } from "./layer-record.js";
 import type { TarMember } from "./tar-scanner.js";
 
 /** Entries and markers of one layer, before the stream totals are known. */
@@ -10,13 +10,10 @@ export interface LayerContents {
 }
 
 /**
- * Collects tar members into layer entries, whiteouts and opaque folders.
- *
- * These members are left out of the entries:
- * - character and block devices, fifos and unknown type flags, because a
- *   WebDAV share cannot show them;
- * - whiteout markers, which go to `whiteouts` and `opaqueDirectories`;
- * - aufs metadata (`.wh..wh.*`) and the root folder itself.
+ * Collects the members of a table of contents (eStargz, zstd:chunked, SOCI
+ * zTOC) into one entry per path, whiteouts and opaque folders, leaving out
+ * what layerRecordOf leaves out. The tar pass does not use it: it keeps the
+ * tar's own order and repeated paths (TarListingWriter).
  */
 export class LayerIndexBuilder {
   private readonly entries = new Map<string, LayerEntry>();
@@ -24,17 +21,13 @@ export class LayerIndexBuilder {
   private readonly opaqueDirectories = new Set<string>();
 
   add(member: TarMember): void {
-    const path = normalizeEntryPath(member.name);
-    if (path === "") return;
-
-    const kind = classifyEntryPath(path);
-    if (kind.kind === "whiteout") this.whiteouts.add(kind.hiddenPath);
-    if (kind.kind === "opaque") this.opaqueDirectories.add(kind.directory);
-    if (kind.kind !== "entry") return;
-
-    const type = entryTypeOf(member);
-    if (type === undefined) return;
-    this.record(this.createEntry(path, type, member));
+    const record = layerRecordOf(member);
+    if (record?.kind === "whiteout") this.whiteouts.add(record.path);
+    if (record?.kind === "opaque") this.opaqueDirectories.add(record.directory);
+    if (record?.kind !== "entry") return;
+    const { entry } = record;
+    if (entry.type === "hardlink") this.linkToEarlierFile(entry);
+    this.record(entry);
   }
 
   build(): LayerContents {
@@ -45,26 +38,13 @@ export class LayerIndexBuilder {
     };
   }
 
-  private createEntry(path: string, type: LayerEntryType, member: TarMember): LayerEntry {
-    const entry: LayerEntry = { path, type, size: 0, mode: member.mode, modified: member.modified };
-    if (type === "file") {
-      entry.size = member.size;
-      entry.dataOffset = member.dataOffset;
-      if (member.sparse) entry.sparse = member.sparse;
-    }
-    if (type === "symlink") entry.linkTarget = member.linkName;
-    if (type === "hardlink") this.linkToEarlierFile(entry, normalizeEntryPath(member.linkName));
-    return entry;
-  }
-
   /**
    * Gives a hardlink the content of its target when the target came earlier
    * in this layer. Resolving now keeps the content the link had when it was
    * written, even if a later member replaces the target path.
    */
-  private linkToEarlierFile(entry: LayerEntry, target: string): void {
-    entry.linkTarget = target;
-    const earlier = this.entries.get(target);
+  private linkToEarlierFile(entry: LayerEntry): void {
+    const earlier = this.entries.get(entry.linkTarget ?? "");
     if (earlier?.dataOffset === undefined) return;
     entry.size = earlier.size;
     entry.dataOffset = earlier.dataOffset;
@@ -75,27 +55,5 @@ export class LayerIndexBuilder {
   private record(entry: LayerEntry): void {
     if (this.entries.has(entry.path)) this.entries.delete(entry.path);
     this.entries.set(entry.path, entry);
-  }
-}
-
-/**
- * Maps a type flag to an entry type, or undefined for a member that is left
- * out. A v7 regular file whose name ends in `/` is a folder, as old tars
- * wrote folders that way.
- */
-function entryTypeOf(member: TarMember): LayerEntryType | undefined {
-  switch (member.typeflag) {
-    case "0":
-    case "7":
-      return member.name.endsWith("/") ? "directory" : "file";
-    case "1":
-      return "hardlink";
-    case "2":
-      return "symlink";
-    case "5":
-    case "D":
-      return "directory";
-    default:
-      return undefined;
   }
 }

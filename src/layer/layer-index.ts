@@ -1,5 +1,9 @@
-/** Bumped whenever the shape or meaning of a stored index changes. */
-export const LAYER_INDEX_VERSION = 1;
+/**
+ * Bumped whenever the shape or meaning of a stored index changes. Version 2
+ * keeps a tar's entries in the tar's own order, repeated paths included,
+ * and stores them apart from the totals (tar-listing-file.ts).
+ */
+export const LAYER_INDEX_VERSION = 2;
 
 /** The fields that every layer index has, however it was built. */
 interface LayerIndexBase {
@@ -9,8 +13,6 @@ interface LayerIndexBase {
   digest: string;
   compression: "gzip" | "zstd" | "none";
   compressedSize: number;
-  /** One entry per path, later tar entries replacing earlier ones, in tar order. */
-  entries: LayerEntry[];
   /** Paths that this layer deletes from the layers below (`dir/.wh.NAME` gives `dir/NAME`). */
   whiteouts: string[];
   /** Folders whose lower-layer contents are hidden (`dir/.wh..wh..opq`); `""` is the root. */
@@ -18,17 +20,31 @@ interface LayerIndexBase {
 }
 
 /**
- * The record of one streaming pass over a layer: every tar entry with the
- * offset of its content in the uncompressed tar stream, and the whiteouts the
- * layer applies to the layers below it. It is stored as JSON in the cache, so
- * every field is plain data.
+ * The totals of one streaming pass over a layer's tar, with the whiteouts
+ * the layer applies to the layers below it. The pass's entries are not part
+ * of it: the cache stores them in a file of their own, read in order when a
+ * tree is built, so no pass keeps a whole listing in memory. It is stored as
+ * JSON, so every field is plain data.
  */
-export interface TarLayerIndex extends LayerIndexBase {
-  /** The offset space of `dataOffset`: the uncompressed tar. Indexes stored before this field existed lack it. */
+export interface TarLayerSummary extends LayerIndexBase {
+  /** The offset space of `dataOffset`: the uncompressed tar. */
   offsets?: "tar";
   /** `sha256:<hex>` of the uncompressed tar stream (the config's diff ID). */
   diffId: string;
   uncompressedSize: number;
+  /** How many entries the pass found, repeated paths counted each time. */
+  entryCount: number;
+}
+
+/**
+ * A tar pass's totals with its entries held in memory, as indexLayer returns
+ * them. The entries are every tar member that the listing shows, in the
+ * tar's order: a path may appear more than once, and each entry acts at its
+ * position, as extracting the tar in order does. A hardlink has no content
+ * of its own here; the tree gives it its target's.
+ */
+export interface TarLayerIndex extends TarLayerSummary {
+  entries: LayerEntry[];
 }
 
 /**
@@ -39,6 +55,8 @@ export interface TarLayerIndex extends LayerIndexBase {
  */
 export interface TocLayerIndex extends LayerIndexBase {
   offsets: "toc";
+  /** One entry per path, later TOC entries replacing earlier ones, in TOC order. */
+  entries: LayerEntry[];
   toc: TocKind;
   /** Bytes of the virtual content space: the sum of the regular files' sizes. */
   contentSize: number;
@@ -54,6 +72,8 @@ export type TocKind = "estargz" | "zstd:chunked";
  */
 export interface SociLayerIndex extends LayerIndexBase {
   offsets: "soci";
+  /** One entry per path, later zTOC files replacing earlier ones, in zTOC order. */
+  entries: LayerEntry[];
   /** Digest of the zTOC blob the listing came from. */
   ztoc: string;
   /** Size of the uncompressed tar as the zTOC states it, up to the end-of-archive blocks. */
@@ -62,8 +82,18 @@ export interface SociLayerIndex extends LayerIndexBase {
 
 export type LayerIndex = TarLayerIndex | TocLayerIndex | SociLayerIndex;
 
+/**
+ * The markers and entries a layer tree is built from: the entries in the
+ * order they act, from memory or read from the cache one at a time.
+ */
+export interface LayerListing {
+  entries: Iterable<LayerEntry>;
+  whiteouts: readonly string[];
+  opaqueDirectories: readonly string[];
+}
+
 /** Tells whether an index has the tar's offsets and diff ID, as only the full pass records them. */
-export function isTarLayerIndex(index: LayerIndex): index is TarLayerIndex {
+export function isTarLayerIndex<T extends { offsets?: string }>(index: T): index is Extract<T, { offsets?: "tar" }> {
   return index.offsets === undefined || index.offsets === "tar";
 }
 

@@ -1,7 +1,7 @@
 import { readFileRange } from "../cache/blob-store.js";
 import { bytesPart, type ContentPart } from "../export/concatenated-content.js";
 import { appliedLayers, convertSchema1, type ConvertedSchema1 } from "../export/schema1-image.js";
-import type { TarLayerIndex } from "../layer/layer-index.js";
+import type { TarLayerSummary } from "../layer/layer-index.js";
 import type { Descriptor, ImageManifest, Schema1Manifest } from "../manifest/manifest-types.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import { downloadBlob } from "./blob-file.js";
@@ -18,7 +18,7 @@ import { indexLayers, readLayerContent, tarIndexOf } from "./layers-folder.js";
 export interface ExportImage {
   config: { digest: string; content: ContentPart };
   /** Base first, as the config's rootfs.diff_ids lists them. */
-  layers: { descriptor: BlobDescriptor; index: TarLayerIndex }[];
+  layers: { descriptor: BlobDescriptor; index: TarLayerSummary }[];
 }
 
 /** Indexes the layers of an OCI or Docker image manifest and describes its config. */
@@ -83,7 +83,7 @@ export function blobPart(location: ImageLocation, descriptor: Descriptor): Conte
 }
 
 /** Makes a part of a layer's uncompressed tar stream, read through the layer store. */
-export function layerTarPart(location: ImageLocation, index: TarLayerIndex): ContentPart {
+export function layerTarPart(location: ImageLocation, index: TarLayerSummary): ContentPart {
   return {
     size: index.uncompressedSize,
     open: (start, end) => {

@@ -1,4 +1,4 @@
-import type { TarLayerIndex } from "../layer/layer-index.js";
+import type { TarLayerSummary } from "../layer/layer-index.js";
 import { layerViewOf } from "../image/layer-view.js";
 import type { LayerTree } from "../image/layer-tree.js";
 import type { BlobDescriptor } from "../source/image-source.js";
@@ -120,7 +120,7 @@ export function layerTreeOf(location: ImageLocation, layer: BlobDescriptor): Pro
 }
 
 /** Returns a layer's index with tar offsets and diff ID, as export needs, from its indexing pass. */
-export function tarIndexOf(location: ImageLocation, layer: BlobDescriptor): Promise<TarLayerIndex> {
+export function tarIndexOf(location: ImageLocation, layer: BlobDescriptor): Promise<TarLayerSummary> {
   const { context, source, repository } = location;
   const label = `${source.name}/${repository}`;
   return context.layers.tarIndex(layer, () => source.openBlob(repository, layer), label);

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { LAYER_INDEX_VERSION } from "../../src/layer/layer-index.js";
 import { gzip, zstd, makeLayerTar, type TarEntry } from "../harness/layer-tar.js";
 import { makeBlob, makeImageConfig, mediaTypes, sha256Digest, type LayerBlob } from "../harness/image-builder.js";
 import { pushImage } from "../harness/push.js";
@@ -111,7 +112,8 @@ describe("random access into compressed layers", () => {
           const blobs = await readdir(join(regdav.cacheDir, "blobs", "sha256"));
           expect(blobs).not.toContain(hex);
           const indexes = await readdir(join(regdav.cacheDir, "indexes", "sha256"));
-          expect(indexes).toContain(`${hex}.v1.json`);
+          expect(indexes).toContain(`${hex}.v${LAYER_INDEX_VERSION}.json`);
+          expect(indexes).toContain(`${hex}.entries.v${LAYER_INDEX_VERSION}.jsonl`);
           expect(indexes).toContain(`${hex}.access.v1.bin`);
         });
 

@@ -88,10 +88,13 @@ describe("stored layer trees", () => {
     // Empties each layer's stored listing. A view built from the listings
     // would then be empty, so files that still show come from the trees.
     for (const layer of [base, top]) {
-      const path = cachedIndex(layer, `.v${LAYER_INDEX_VERSION}.json`);
-      const index = JSON.parse(await readFile(path, "utf8")) as { entries: unknown[] };
-      expect(index.entries.length, layer.digest).toBeGreaterThan(0);
-      await writeFile(path, JSON.stringify({ ...index, entries: [] }));
+      const summaryPath = cachedIndex(layer, `.v${LAYER_INDEX_VERSION}.json`);
+      const summary = JSON.parse(await readFile(summaryPath, "utf8")) as { entryCount: number };
+      expect(summary.entryCount, layer.digest).toBeGreaterThan(0);
+      const entriesPath = cachedIndex(layer, `.entries.v${LAYER_INDEX_VERSION}.jsonl`);
+      expect((await readFile(entriesPath, "utf8")).split("\n")).toHaveLength(summary.entryCount + 1);
+      await writeFile(entriesPath, "");
+      await writeFile(summaryPath, JSON.stringify({ ...summary, entryCount: 0 }));
     }
 
     const regdav = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });

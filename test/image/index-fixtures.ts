@@ -44,6 +44,7 @@ export function layer(
     compression: "none",
     compressedSize: 0,
     uncompressedSize: 0,
+    entryCount: entries.length,
     entries,
     whiteouts: markers.whiteouts ?? [],
     opaqueDirectories: markers.opaque ?? [],

@@ -4,7 +4,7 @@ import { normalizeEntryPath } from "../../src/layer/entry-path.js";
 import type { LayerEntry, LayerIndex } from "../../src/layer/layer-index.js";
 import { LayerIndexBuilder } from "../../src/layer/layer-index-builder.js";
 import { generateLayerStack, generateLayers } from "./random-layer-stack.js";
-import { checkSeed } from "./view-differential-harness.js";
+import { checkSeed, type ListingOrder } from "./view-differential-harness.js";
 
 /**
  * Compares src/image/ with the frozen in-memory merge in reference-view/ on
@@ -19,24 +19,28 @@ const SEEDS_PER_TEST = 100;
 
 const singleSeed = process.env.VIEW_DIFF_SEED;
 
-describe("image views against the reference merge", () => {
-  if (singleSeed !== undefined) {
-    it(`matches for seed ${singleSeed}`, () => {
-      const seed = Number(singleSeed);
-      const message = `VIEW_DIFF_SEED must be an integer, got "${singleSeed}"`;
-      expect(Number.isSafeInteger(seed), message).toBe(true);
-      checkSeed(seed);
-    });
-    return;
-  }
+const orders: ListingOrder[] = ["one entry per path", "tar order"];
 
-  for (let first = 0; first < SEED_COUNT; first += SEEDS_PER_TEST) {
-    const last = first + SEEDS_PER_TEST - 1;
-    it(`matches for seeds ${first} to ${last}`, () => {
-      for (let seed = first; seed <= last; seed++) checkSeed(seed);
-    });
-  }
-});
+for (const order of orders) {
+  describe(`image views against the reference merge, listings in ${order}`, () => {
+    if (singleSeed !== undefined) {
+      it(`matches for seed ${singleSeed}`, () => {
+        const seed = Number(singleSeed);
+        const message = `VIEW_DIFF_SEED must be an integer, got "${singleSeed}"`;
+        expect(Number.isSafeInteger(seed), message).toBe(true);
+        checkSeed(seed, order);
+      });
+      return;
+    }
+
+    for (let first = 0; first < SEED_COUNT; first += SEEDS_PER_TEST) {
+      const last = first + SEEDS_PER_TEST - 1;
+      it(`matches for seeds ${first} to ${last}`, () => {
+        for (let seed = first; seed <= last; seed++) checkSeed(seed, order);
+      });
+    }
+  });
+}
 
 /** Counts of the hard cases in the generated stacks, to show the seeds reach them. */
 interface StackFeatureCounts {

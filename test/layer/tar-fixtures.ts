@@ -5,6 +5,7 @@ import { gzipSync } from "node:zlib";
 
 import { pack, type Header } from "tar-stream";
 
+import { MemoryLayerTree, type LayerNode } from "../../src/image/layer-tree.js";
 import { indexLayer, type IndexLayerOptions } from "../../src/layer/index-layer.js";
 import type { LayerEntry, LayerIndex, TarLayerIndex } from "../../src/layer/layer-index.js";
 
@@ -157,8 +158,24 @@ export async function indexBlob(
   return indexLayer(streamOf(blob, options.chunkSize), { digest: TEST_DIGEST, ...options });
 }
 
+/** Returns the last entry at a path: the one that acts last when the entries apply in order. */
 export function entryAt(index: LayerIndex, path: string): LayerEntry | undefined {
-  return index.entries.find((entry) => entry.path === path);
+  let last: LayerEntry | undefined;
+  for (const entry of index.entries) if (entry.path === path) last = entry;
+  return last;
+}
+
+/** Returns the node at a path of the layer's own tree, which applies the entries in order. */
+export function treeNodeAt(index: LayerIndex, path: string): LayerNode | undefined {
+  const slash = path.lastIndexOf("/");
+  const folder = MemoryLayerTree.fromIndex(index).folder(slash < 0 ? "" : path.slice(0, slash));
+  return folder?.children?.get(path.slice(slash + 1));
+}
+
+/** Reads a file node's stored content from the uncompressed tar by its offset. */
+export function nodeContentOf(tar: Buffer, node: LayerNode | undefined, size?: number): string {
+  if (node?.kind !== "file") throw new Error(`expected a file node, got ${node?.kind ?? "nothing"}`);
+  return tar.subarray(node.dataOffset, node.dataOffset + (size ?? node.size)).toString();
 }
 
 /** Reads an entry's content from the uncompressed tar by its recorded offset. */
