@@ -4,6 +4,7 @@ import {
   createDirectory,
   ensureDirectory,
   IMPLICIT_DIRECTORY_MODE,
+  ownedName,
   removeNode,
   sparseOf,
   splitPath,
@@ -115,8 +116,9 @@ export class LowerMasks {
  */
 function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean): void {
   const segments = splitPath(link.path);
-  const name = segments.pop();
-  if (name === undefined) return;
+  const last = segments.pop();
+  if (last === undefined) return;
+  const name = ownedName(last);
   removeNode(root, [...segments, name]);
 
   const target = link.linkTarget ?? "";
@@ -132,8 +134,9 @@ function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean):
 
 function insertEntry(root: DirectoryNode, entry: LayerEntry): void {
   const segments = splitPath(entry.path);
-  const name = segments.pop();
-  if (name === undefined) return;
+  const last = segments.pop();
+  if (last === undefined) return;
+  const name = ownedName(last);
   const parent = ensureDirectory(root, segments, entry.modified);
   const existing = parent.children.get(name);
 

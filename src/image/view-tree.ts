@@ -87,6 +87,16 @@ export function childPath(folder: string, name: string): string {
   return folder === "" ? name : `${folder}/${name}`;
 }
 
+/**
+ * Returns a copy of a name that holds only its own characters, for names a
+ * tree keeps. V8 makes a segment of 13 characters or more that split() or
+ * slice() cuts from a path into a view of the whole path string, so a tree
+ * of 300,000 files kept their whole paths alive: about 20 MiB more.
+ */
+export function ownedName(name: string): string {
+  return name.length < 13 ? name : (JSON.parse(JSON.stringify(name)) as string);
+}
+
 /** Splits a normalized path (`""` is the root) into segments. */
 export function splitPath(path: string): string[] {
   return path === "" ? [] : path.split("/");
@@ -103,12 +113,13 @@ export function ensureDirectory(
   modified: number,
 ): DirectoryNode {
   let folder = root;
-  for (const name of segments) {
-    const child = folder.children.get(name);
+  for (const segment of segments) {
+    const child = folder.children.get(segment);
     if (child?.kind === "directory") {
       folder = child;
       continue;
     }
+    const name = ownedName(segment);
     const created = createDirectory(childPath(folder.path, name), IMPLICIT_DIRECTORY_MODE, modified);
     created.replacedFile = child !== undefined;
     folder.children.set(name, created);
