@@ -1,5 +1,6 @@
 import { LAYER_TREE_VERSION, layerTreeFile, StoredLayerTree } from "../image/layer-tree-file.js";
 import { layerTreeFolders, type LayerTree } from "../image/layer-tree.js";
+import { SpilledFolders } from "../image/spilled-folders.js";
 import {
   isTarLayerIndex,
   LAYER_INDEX_VERSION,
@@ -8,7 +9,7 @@ import {
 } from "../layer/layer-index.js";
 import { TOC_RECORD_VERSION } from "../layer/toc/toc-record.js";
 import { log } from "../log.js";
-import { writePiecesAtomic } from "./atomic-file.js";
+import { temporaryPathFor, writePiecesAtomic } from "./atomic-file.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
 import type { TarListing } from "./tar-listing-file.js";
@@ -37,7 +38,8 @@ export class LayerTreeStore {
       let stored = await openStored(path);
       if (stored === undefined) {
         // The tree is built again from the listing when a crash damages it, so it is not flushed to disk.
-        await writePiecesAtomic(path, layerTreeFile(layerTreeFolders(index)), { flush: false });
+        const folders = new SpilledFolders(temporaryPathFor(`${path}.folders`));
+        await writePiecesAtomic(path, layerTreeFile(layerTreeFolders(index, folders)), { flush: false });
         stored = StoredLayerTree.open(path);
       }
       this.opened.set(path, stored);

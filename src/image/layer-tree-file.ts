@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 
 import type { LayerFolder, LayerNode, LayerTree } from "./layer-tree.js";
+import { comparePathBytes } from "./path-order.js";
 import { sparseOf } from "./view-tree.js";
 
 /**
@@ -10,9 +11,9 @@ import { sparseOf } from "./view-tree.js";
  *
  * Layout, all integers little-endian:
  * - the 8 bytes `RDTREE01`;
- * - one record per folder, in the byte order of the paths: the path's byte
- *   length (32-bit) and UTF-8 bytes, then the length (32-bit) and bytes of
- *   the folder as JSON (FolderJson);
+ * - one record per folder, in layer tree order (path-order.ts): the path's
+ *   byte length (32-bit) and UTF-8 bytes, then the length (32-bit) and bytes
+ *   of the folder as JSON (FolderJson);
  * - the slot table: the offset of each record (64-bit), in the same order,
  *   so a folder is found by binary search;
  * - a trailer: the folder count and the offset of the slot table (64-bit),
@@ -26,8 +27,11 @@ const MAGIC = Buffer.from("RDTREE01");
 const DIGEST_BYTES = 32;
 const TRAILER_BYTES = 16 + DIGEST_BYTES;
 
-/** Bumped whenever the layout or FolderJson changes; a stored tree of another version is built again. */
-export const LAYER_TREE_VERSION = 1;
+/**
+ * Bumped whenever the layout or FolderJson changes; a stored tree of another
+ * version is built again. Version 2 orders the folders segment by segment.
+ */
+export const LAYER_TREE_VERSION = 2;
 
 /**
  * A folder record, with short keys because a tree has one per folder. `c`
@@ -58,8 +62,8 @@ type NodeJson =
 
 /**
  * Yields the bytes of a stored layer tree, to be written to a file in order,
- * one record at a time. The folders must come in the byte order of their
- * UTF-8 paths, as layerTreeFolders yields them.
+ * one record at a time. The folders must come in layer tree order, as
+ * layerTreeFolders yields them.
  */
 export function* layerTreeFile(folders: Iterable<[string, LayerFolder]>): Generator<Buffer> {
   const offsets: number[] = [];
@@ -70,7 +74,7 @@ export function* layerTreeFile(folders: Iterable<[string, LayerFolder]>): Genera
   yield MAGIC;
   for (const [path, folder] of folders) {
     const pathBytes = Buffer.from(path, "utf8");
-    if (previous !== undefined && Buffer.compare(previous, pathBytes) >= 0) {
+    if (previous !== undefined && comparePathBytes(previous, pathBytes) >= 0) {
       throw new Error(`layer tree folders out of order: ${JSON.stringify(path)} after ${JSON.stringify(previous.toString("utf8"))}`);
     }
     previous = pathBytes;
@@ -205,7 +209,7 @@ export class StoredLayerTree implements LayerTree {
       const middle = (low + high) >>> 1;
       const recordOffset = Number(readAt(this.path, fd, this.slotsOffset + middle * 8, 8).readBigUInt64LE(0));
       const pathLength = readAt(this.path, fd, recordOffset, 4).readUInt32LE(0);
-      const order = Buffer.compare(readAt(this.path, fd, recordOffset + 4, pathLength), key);
+      const order = comparePathBytes(readAt(this.path, fd, recordOffset + 4, pathLength), key);
       if (order === 0) return this.readFolder(fd, recordOffset + 4 + pathLength);
       if (order < 0) low = middle + 1;
       else high = middle - 1;

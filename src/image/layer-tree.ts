@@ -1,5 +1,7 @@
 import type { LayerListing } from "../layer/layer-index.js";
 import { buildOwnTree, LowerMasks } from "./own-tree.js";
+import { comparePaths } from "./path-order.js";
+import { SpilledDirectory, type SpilledFolders } from "./spilled-folders.js";
 import { sparseOf, splitPath, type DirectoryNode, type TreeNode } from "./view-tree.js";
 
 /** Metadata of a node of a layer's own tree, as a merged view reads it. */
@@ -89,37 +91,66 @@ export class MemoryLayerTree implements LayerTree {
 
 /**
  * Yields every folder of a layer's own tree, and each folder that only
- * contains whiteouts, with the marks a merged view needs, in the byte order
- * of their UTF-8 paths. Each folder's record is made only when it is
+ * contains whiteouts, with the marks a merged view needs, in layer tree
+ * order (path-order.ts). Each folder's record is made only when it is
  * yielded, so a writer that stores them one by one never keeps them all.
+ *
+ * With `folders`, the tree is built in SpilledFolders, and each folder's
+ * children leave memory once its record is made, so the whole tree is never
+ * in memory either. The generator closes `folders` when it ends.
  */
-export function* layerTreeFolders(index: LayerListing): Generator<[string, LayerFolder]> {
-  const marks = new LowerMasks(index);
-  const folders = new Map<string, { node: DirectoryNode; replacesLower: boolean }>();
-  const pending = [{ node: buildOwnTree(index), replacesLower: false }];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    folders.set(next.node.path, next);
-    for (const child of next.node.children.values()) {
-      if (child.kind !== "directory") continue;
-      pending.push({ node: child, replacesLower: next.replacesLower || replacesLowerChild(next.node, child, marks) });
-    }
-  }
+export function* layerTreeFolders(index: LayerListing, folders?: SpilledFolders): Generator<[string, LayerFolder]> {
+  try {
+    const marks = new LowerMasks(index);
+    const whiteouts = whiteoutsByFolder(index.whiteouts);
+    const whiteoutFolders = [...whiteouts.keys()].sort(comparePaths);
+    let nextWhiteoutFolder = 0;
 
-  const whiteouts = whiteoutsByFolder(index.whiteouts);
-  const paths = [...new Set([...folders.keys(), ...whiteouts.keys()])];
-  const sorted = paths.map((path) => Buffer.from(path, "utf8")).sort(Buffer.compare);
-  for (const bytes of sorted) {
-    const path = bytes.toString("utf8");
-    const folderWhiteouts = whiteouts.get(path) ?? [];
-    const folder = folders.get(path);
-    if (folder === undefined) {
-      yield [path, { children: undefined, whiteouts: folderWhiteouts, replacesLower: false, hidesLowerChildren: false }];
-      continue;
+    const pending = [{ node: buildOwnTree(index, folders), replacesLower: false }];
+    for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+      const { node, replacesLower } = next;
+      for (; nextWhiteoutFolder < whiteoutFolders.length; nextWhiteoutFolder++) {
+        const path = whiteoutFolders[nextWhiteoutFolder]!;
+        if (comparePaths(path, node.path) >= 0) break;
+        yield [path, whiteoutOnlyFolder(whiteouts.get(path) ?? [])];
+      }
+      let folderWhiteouts: string[] = [];
+      if (whiteoutFolders[nextWhiteoutFolder] === node.path) {
+        folderWhiteouts = whiteouts.get(node.path) ?? [];
+        nextWhiteoutFolder++;
+      }
+
+      const hidesLowerChildren = replacesLower || marks.isOpaque(node.path);
+      const children = childrenOf(node, replacesLower, marks);
+      yield [node.path, { children, whiteouts: folderWhiteouts, replacesLower, hidesLowerChildren }];
+
+      // Pushed last name first, so the subfolders come out in the byte order of their names.
+      const subfolders = subfoldersOf(node);
+      for (let i = subfolders.length - 1; i >= 0; i--) {
+        const child = subfolders[i]!;
+        pending.push({ node: child, replacesLower: replacesLower || replacesLowerChild(node, child, marks) });
+      }
+      if (node instanceof SpilledDirectory) folders?.release(node.id);
     }
-    const { node, replacesLower } = folder;
-    const hidesLowerChildren = replacesLower || marks.isOpaque(path);
-    yield [path, { children: childrenOf(node, replacesLower, marks), whiteouts: folderWhiteouts, replacesLower, hidesLowerChildren }];
+    for (const path of whiteoutFolders.slice(nextWhiteoutFolder)) {
+      yield [path, whiteoutOnlyFolder(whiteouts.get(path) ?? [])];
+    }
+  } finally {
+    folders?.close();
   }
+}
+
+function whiteoutOnlyFolder(whiteouts: string[]): LayerFolder {
+  return { children: undefined, whiteouts, replacesLower: false, hidesLowerChildren: false };
+}
+
+/** Returns a folder's subfolders in the byte order of their UTF-8 names. */
+function subfoldersOf(folder: DirectoryNode): DirectoryNode[] {
+  const subfolders: { name: Buffer; node: DirectoryNode }[] = [];
+  for (const [name, child] of folder.children) {
+    if (child.kind === "directory") subfolders.push({ name: Buffer.from(name, "utf8"), node: child });
+  }
+  return subfolders.sort((a, b) => Buffer.compare(a.name, b.name)).map((subfolder) => subfolder.node);
 }
 
 function childrenOf(folder: DirectoryNode, replacesLower: boolean, marks: LowerMasks): Map<string, LayerNode> {

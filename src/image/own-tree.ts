@@ -1,5 +1,6 @@
 import type { LayerEntry, LayerListing } from "../layer/layer-index.js";
 import { resolvePath } from "./resolve-path.js";
+import type { FolderFactory } from "./spilled-folders.js";
 import {
   createDirectory,
   ensureDirectory,
@@ -13,7 +14,7 @@ import {
 } from "./view-tree.js";
 
 /**
- * Builds one layer's own folder tree in memory: its entries as unpacking the
+ * Builds one layer's own folder tree: its entries as unpacking the
  * tar into an empty folder leaves them, applied in the listing's order,
  * following the OCI image-spec rules that act inside one layer:
  * - opaque markers act before the entries, so a marker keeps its folder but
@@ -31,11 +32,15 @@ import {
  * A hardlink becomes its target's node when the target is in the tree at
  * the link's position in the tar. Otherwise it stays a PendingLinkNode,
  * which a merged view resolves against the lower layers or the whole layer.
+ *
+ * The folders come from `folders` when it is given, such as SpilledFolders,
+ * which keeps most of a large tree on disk; else they are plain objects.
  */
-export function buildOwnTree(index: LayerListing): DirectoryNode {
-  const root = createDirectory("", IMPLICIT_DIRECTORY_MODE, 0);
+export function buildOwnTree(index: LayerListing, folders?: FolderFactory): DirectoryNode {
+  const create: CreateFolder = folders ? (path, mode, modified) => folders.create(path, mode, modified) : createDirectory;
+  const root = create("", IMPLICIT_DIRECTORY_MODE, 0);
   for (const path of index.opaqueDirectories) {
-    ensureDirectory(root, splitPath(path), 0).children.clear();
+    ensureDirectory(root, splitPath(path), 0, create).children.clear();
   }
 
   const masks = new LowerMasks(index);
@@ -47,13 +52,16 @@ export function buildOwnTree(index: LayerListing): DirectoryNode {
       // or after the link, so the link may get the other content than unpacking in order gives.
       const target = entry.linkTarget ?? "";
       const takesTarget = target === entry.path || target.startsWith(`${entry.path}/`);
-      placeLink(root, entry, !takesTarget && !masks.hidesNow(root, target));
+      placeLink(root, entry, !takesTarget && !masks.hidesNow(root, target), create);
     } else {
-      insertEntry(root, entry);
+      insertEntry(root, entry, create);
     }
+    folders?.checkpoint();
   }
   return root;
 }
+
+type CreateFolder = (path: string, mode: number, modified: number) => DirectoryNode;
 
 /**
  * The whiteouts and opaque markers of a layer, which hide lower-layer paths
@@ -114,7 +122,7 @@ export class LowerMasks {
  *
  * @param lowerTarget whether a lower layer's node at the target path is still visible at the link's position in the tar
  */
-function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean): void {
+function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean, create: CreateFolder): void {
   const segments = splitPath(link.path);
   const last = segments.pop();
   if (last === undefined) return;
@@ -123,7 +131,7 @@ function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean):
 
   const target = link.linkTarget ?? "";
   const resolution = resolvePath([root], target, false);
-  const parent = ensureDirectory(root, segments, link.modified);
+  const parent = ensureDirectory(root, segments, link.modified, create);
   if (resolution.status === "found" && resolution.node.kind !== "directory") {
     parent.children.set(name, resolution.node);
     return;
@@ -132,12 +140,12 @@ function placeLink(root: DirectoryNode, link: LayerEntry, lowerTarget: boolean):
   parent.children.set(name, { kind: "hardlink", mode, modified, target, lowerTarget });
 }
 
-function insertEntry(root: DirectoryNode, entry: LayerEntry): void {
+function insertEntry(root: DirectoryNode, entry: LayerEntry, create: CreateFolder): void {
   const segments = splitPath(entry.path);
   const last = segments.pop();
   if (last === undefined) return;
   const name = ownedName(last);
-  const parent = ensureDirectory(root, segments, entry.modified);
+  const parent = ensureDirectory(root, segments, entry.modified, create);
   const existing = parent.children.get(name);
 
   if (entry.type === "directory" && existing?.kind === "directory") {
@@ -146,13 +154,16 @@ function insertEntry(root: DirectoryNode, entry: LayerEntry): void {
     existing.explicit = true;
     return;
   }
-  parent.children.set(name, nodeOf(entry, existing));
+  parent.children.set(name, nodeOf(entry, existing, create));
 }
 
-function nodeOf(entry: LayerEntry, existing: TreeNode | undefined): TreeNode {
+function nodeOf(entry: LayerEntry, existing: TreeNode | undefined, create: CreateFolder): TreeNode {
   const { mode, modified } = entry;
   if (entry.type === "directory") {
-    return { ...createDirectory(entry.path, mode, modified), explicit: true, replacedFile: existing !== undefined };
+    const folder = create(entry.path, mode, modified);
+    folder.explicit = true;
+    folder.replacedFile = existing !== undefined;
+    return folder;
   }
   if (entry.type === "symlink") {
     return { kind: "symlink", mode, modified, target: entry.linkTarget ?? "" };

@@ -1,10 +1,11 @@
 /**
- * The folder tree that views walk. A layer's own tree is built in memory from
- * its listing, and a merged view makes its folders on demand from the layer
- * trees. Each folder maps child names to nodes, so lookups cost one map
- * access per path segment even in folders with many thousands of entries. A
- * file node does not store its own name, so a hardlinked file can be one node
- * under two names.
+ * The folder tree that views walk. A layer's own tree is built from its
+ * listing, in memory or with most folders on disk (spilled-folders.ts), and
+ * a merged view makes its folders on demand from the layer trees. Each
+ * folder maps child names to nodes, so lookups cost one map access per path
+ * segment even in folders with many thousands of entries. A file node does
+ * not store its own name, so a hardlinked file can be one node under two
+ * names.
  */
 
 /** Location of a file's bytes: a range of one layer's uncompressed tar. */
@@ -111,6 +112,7 @@ export function ensureDirectory(
   root: DirectoryNode,
   segments: readonly string[],
   modified: number,
+  create: (path: string, mode: number, modified: number) => DirectoryNode = createDirectory,
 ): DirectoryNode {
   let folder = root;
   for (const segment of segments) {
@@ -120,7 +122,7 @@ export function ensureDirectory(
       continue;
     }
     const name = ownedName(segment);
-    const created = createDirectory(childPath(folder.path, name), IMPLICIT_DIRECTORY_MODE, modified);
+    const created = create(childPath(folder.path, name), IMPLICIT_DIRECTORY_MODE, modified);
     created.replacedFile = child !== undefined;
     folder.children.set(name, created);
     folder = created;

@@ -56,6 +56,17 @@ describe("stored layer tree", () => {
     }
   });
 
+  it("finds folders around a sibling that sorts before the slash", () => {
+    // In plain byte order `a-b` and `a.b` would sit between `a` and `a/c`.
+    const index = layer([file("a/c/f", 0), file("a-b/f", 10), file("a.b/f", 20), file("a/f", 30), file("a0/f", 40)]);
+    const { tree } = stored(index);
+    expect([...(tree.folder("")?.children?.keys() ?? [])].sort()).toEqual(["a", "a-b", "a.b", "a0"]);
+    for (const path of ["a", "a/c", "a-b", "a.b", "a0"]) {
+      expect(tree.folder(path)?.children?.has("f"), path).toBe(true);
+    }
+    expect(tree.folder("a/b")).toBeUndefined();
+  });
+
   it("returns undefined for a path it lacks", () => {
     const { tree } = stored(base);
     expect(tree.folder("missing")).toBeUndefined();
