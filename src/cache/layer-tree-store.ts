@@ -40,6 +40,9 @@ export class LayerTreeStore {
         // The tree is built again from the listing when a crash damages it, so it is not flushed to disk.
         const folders = new SpilledFolders(temporaryPathFor(`${path}.folders`));
         await writePiecesAtomic(path, layerTreeFile(layerTreeFolders(index, folders)), { flush: false });
+        if (folders.spilledCount > 0) {
+          log.info("layer tree built with folders written out", { digest: index.digest, spills: folders.spilledCount });
+        }
         stored = StoredLayerTree.open(path);
       }
       this.opened.set(path, stored);

@@ -55,6 +55,8 @@ export class SpilledFolders implements FolderFactory {
   private uses = 0;
   private fd: number | undefined;
   private spillSize = 0;
+  /** Folders written to the spill file so far, counting a folder again each time it is written. */
+  spilledCount = 0;
   private entriesSinceCheck = 0;
 
   private readonly budget: number;
@@ -128,6 +130,7 @@ export class SpilledFolders implements FolderFactory {
     this.offsets[id] = this.spillSize;
     this.lengths[id] = bytes.length;
     this.spillSize += bytes.length;
+    this.spilledCount++;
     this.resident.delete(id);
   }
 
