@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { access, readFile } from "node:fs/promises";
+import { access, readFile, rm } from "node:fs/promises";
 import { PassThrough, Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
 
@@ -168,6 +168,10 @@ export class LayerContent {
     const path = this.layout.layerToc(listing.index.digest, TOC_RECORD_VERSION);
     await writeFileAtomic(path, serializeTocListing(listing));
     this.chunkTables.set(listing.index.digest, listing.table);
+    // The listings of earlier versions are never read again, and the cache budget never evicts them.
+    for (let version = 1; version < TOC_RECORD_VERSION; version++) {
+      await rm(this.layout.layerToc(listing.index.digest, version), { force: true });
+    }
   }
 
   /** Returns the stored TOC listing of a layer, or undefined when none is stored or it is unreadable. */

@@ -36,7 +36,7 @@ import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
 import type { CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
 import { LayerTreeStore, type StoredListing } from "./layer-tree-store.js";
-import { StoredTarEntries, TarEntriesWriter, type TarListing } from "./tar-listing-file.js";
+import { DamagedListingError, StoredTarEntries, TarEntriesWriter, type TarListing } from "./tar-listing-file.js";
 import type { LayerTree } from "../image/layer-tree.js";
 import { LayerContent, type BlobRangeOpener, type ContentOffsets, type RemoteBlob } from "./layer-content.js";
 
@@ -99,6 +99,7 @@ const LISTING_MEMORY_BYTES = 32 * 1024 * 1024;
 export class LayerStore {
   private readonly passes = new InFlight<TarListing>();
   private readonly listings = new InFlight<StoredListing>();
+  private readonly repairs = new InFlight<LayerTree>();
   private readonly memory: LRUCache<string, StoredListing>;
   /**
    * The offsets of the listing that index() returned for each layer, so
@@ -196,7 +197,25 @@ export class LayerStore {
         return stored;
       }
     }
-    return this.trees.tree(await this.index(descriptor, open, repository, openRange, ztoc));
+    const listing = await this.index(descriptor, open, repository, openRange, ztoc);
+    try {
+      return await this.trees.tree(listing);
+    } catch (error) {
+      if (!(error instanceof DamagedListingError)) throw error;
+      return this.repairs.run(digest, async () => {
+        log.warn("stored layer listing damaged, indexing the layer again", { digest, repository, error: error.message });
+        await this.forgetTarListing(digest);
+        return this.trees.tree(await this.index(descriptor, open, repository, openRange, ztoc));
+      });
+    }
+  }
+
+  /** Deletes a layer's stored tar listing, on disk and in memory, so the next request runs the pass again. */
+  private async forgetTarListing(digest: string): Promise<void> {
+    this.memory.delete(digest);
+    this.memory.delete(tarMemoryKey(digest));
+    await rm(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), { force: true });
+    await rm(this.layout.layerEntries(digest, LAYER_INDEX_VERSION), { force: true });
   }
 
   /**
@@ -426,12 +445,15 @@ export class LayerStore {
   ): Promise<TarListing> {
     const started = Date.now();
     const { digest } = descriptor;
-    const blobFile = typeof input === "string" ? undefined : await AtomicFile.create(this.layout.blob(digest));
-    const tarFile = keepsUncompressedCopy(descriptor) ? await AtomicFile.create(this.layout.layerTar(digest)) : undefined;
-    const entriesFile = await AtomicFile.create(this.layout.layerEntries(digest, LAYER_INDEX_VERSION));
-    const entries = new TarEntriesWriter(entriesFile);
+    let blobFile: AtomicFile | undefined;
+    let tarFile: AtomicFile | undefined;
+    let entriesFile: AtomicFile | undefined;
     let accessIndex: RandomAccessIndex | undefined;
     try {
+      blobFile = typeof input === "string" ? undefined : await AtomicFile.create(this.layout.blob(digest));
+      tarFile = keepsUncompressedCopy(descriptor) ? await AtomicFile.create(this.layout.layerTar(digest)) : undefined;
+      entriesFile = await AtomicFile.create(this.layout.layerEntries(digest, LAYER_INDEX_VERSION));
+      const entries = new TarEntriesWriter(entriesFile);
       const source = typeof input === "string" ? createReadStream(input) : await input();
       const tee = blobFile ? new CopyToFile(blobFile.stream) : new PassThrough();
       const options = {
@@ -455,11 +477,15 @@ export class LayerStore {
       // The totals are written last: a stored summary means its entries file is whole.
       await entriesFile.commit();
       await writeFileAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), JSON.stringify(index));
+      // The listings of earlier versions are never read again, and the cache budget never evicts them.
+      for (let version = 1; version < LAYER_INDEX_VERSION; version++) {
+        await rm(this.layout.layerIndex(digest, version), { force: true });
+      }
       logTransfer("layer indexed", descriptor.digest, index.compressedSize, started);
       log.info("layer contents", { digest: descriptor.digest, entries: index.entryCount, uncompressed: index.uncompressedSize });
       return this.storedListing(index);
     } catch (error) {
-      await entriesFile.abort();
+      await entriesFile?.abort();
       await tarFile?.abort();
       await blobFile?.abort();
       throw withMediaTypeHint(descriptor, wrapPassError(descriptor.digest, error));

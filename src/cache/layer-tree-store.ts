@@ -1,3 +1,5 @@
+import { rm } from "node:fs/promises";
+
 import { LAYER_TREE_VERSION, layerTreeFile, StoredLayerTree } from "../image/layer-tree-file.js";
 import { layerTreeFolders, type LayerTree } from "../image/layer-tree.js";
 import { SpilledFolders } from "../image/spilled-folders.js";
@@ -43,6 +45,7 @@ export class LayerTreeStore {
         if (folders.spilledCount > 0) {
           log.info("layer tree built with folders written out", { digest: index.digest, spills: folders.spilledCount });
         }
+        await this.removeOlderTrees(index);
         stored = StoredLayerTree.open(path);
       }
       this.opened.set(path, stored);
@@ -64,6 +67,25 @@ export class LayerTreeStore {
     const stored = this.opened.get(path) ?? (await openStored(path));
     if (stored) this.opened.set(path, stored);
     return stored;
+  }
+
+  /**
+   * Deletes the trees that earlier versions of regdav stored for the same
+   * listing, which nothing reads any more and the cache budget never evicts.
+   */
+  private async removeOlderTrees(index: StoredListing): Promise<void> {
+    const names = [listingName(index)];
+    if (isTarLayerIndex(index)) {
+      for (let version = 1; version < LAYER_INDEX_VERSION; version++) names.push(`tar-v${version}`);
+    } else if (index.offsets === "toc") {
+      for (let version = 1; version < TOC_RECORD_VERSION; version++) names.push(`toc-v${version}`);
+    }
+    for (const name of names) {
+      for (let version = 1; version <= LAYER_TREE_VERSION; version++) {
+        const path = this.layout.layerTree(index.digest, name, version);
+        if (path !== this.pathOf(index.digest, listingName(index))) await rm(path, { force: true });
+      }
+    }
   }
 
   private pathOf(digest: string, listing: string): string {

@@ -14,6 +14,14 @@ export interface TarListing extends TarLayerSummary {
   entries: Iterable<LayerEntry>;
 }
 
+/**
+ * Raised while a stored tar listing is read when its entries file is missing
+ * or damaged. The listing is then indexed again from the layer.
+ */
+export class DamagedListingError extends Error {
+  override readonly name = "DamagedListingError";
+}
+
 /** Bytes of entry lines gathered before they are written to the file. */
 const WRITE_BATCH_BYTES = 64 * 1024;
 
@@ -58,8 +66,9 @@ export class TarEntriesWriter implements LayerEntrySink {
 /**
  * The entries of a stored tar listing, read from their file in order each
  * time they are iterated. Reads are synchronous, as tree builds are. An
- * iteration throws, naming the file, when a line does not parse or the file
- * contains another number of entries than the pass counted.
+ * iteration throws DamagedListingError, naming the file, when the file is
+ * missing, a line does not parse, or the file contains another number of
+ * entries than the pass counted.
  */
 export class StoredTarEntries implements Iterable<LayerEntry> {
   constructor(
@@ -68,7 +77,7 @@ export class StoredTarEntries implements Iterable<LayerEntry> {
   ) {}
 
   *[Symbol.iterator](): Generator<LayerEntry> {
-    const fd = openSync(this.path, "r");
+    const fd = this.open();
     try {
       const chunk = Buffer.alloc(READ_CHUNK_BYTES);
       const decoder = new StringDecoder("utf8");
@@ -84,12 +93,21 @@ export class StoredTarEntries implements Iterable<LayerEntry> {
         }
       }
       rest += decoder.end();
-      if (rest !== "") throw new Error(`${this.path} ends inside entry ${count + 1}`);
+      if (rest !== "") throw new DamagedListingError(`${this.path} ends inside entry ${count + 1}`);
       if (count !== this.expectedCount) {
-        throw new Error(`${this.path} contains ${count} entries, but its layer's pass found ${this.expectedCount}`);
+        const problem = `contains ${count} entries, but its layer's pass found ${this.expectedCount}`;
+        throw new DamagedListingError(`${this.path} ${problem}`);
       }
     } finally {
       closeSync(fd);
+    }
+  }
+
+  private open(): number {
+    try {
+      return openSync(this.path, "r");
+    } catch (error) {
+      throw new DamagedListingError(`${this.path} cannot be opened: ${String(error)}`, { cause: error });
     }
   }
 
@@ -97,7 +115,7 @@ export class StoredTarEntries implements Iterable<LayerEntry> {
     try {
       return JSON.parse(line) as LayerEntry;
     } catch (error) {
-      throw new Error(`${this.path}: entry ${number} is not JSON: ${String(error)}`);
+      throw new DamagedListingError(`${this.path}: entry ${number} is not JSON: ${String(error)}`);
     }
   }
 }

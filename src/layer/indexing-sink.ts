@@ -112,5 +112,5 @@ export function endWritable(stream: Writable): Promise<void> {
 }
 
 function closedError(): Error {
-  return new Error("the uncompressed copy's writable closed before the layer pass ended");
+  return new Error("a file that the layer pass writes closed before the pass ended");
 }

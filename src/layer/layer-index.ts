@@ -55,7 +55,7 @@ export interface TarLayerIndex extends TarLayerSummary {
  */
 export interface TocLayerIndex extends LayerIndexBase {
   offsets: "toc";
-  /** One entry per path, later TOC entries replacing earlier ones, in TOC order. */
+  /** Every entry of the TOC in its order, as TarLayerIndex.entries has the tar's. */
   entries: LayerEntry[];
   toc: TocKind;
   /** Bytes of the virtual content space: the sum of the regular files' sizes. */
@@ -72,7 +72,7 @@ export type TocKind = "estargz" | "zstd:chunked";
  */
 export interface SociLayerIndex extends LayerIndexBase {
   offsets: "soci";
-  /** One entry per path, later zTOC files replacing earlier ones, in zTOC order. */
+  /** Every file of the zTOC in its order, as TarLayerIndex.entries has the tar's. */
   entries: LayerEntry[];
   /** Digest of the zTOC blob the listing came from. */
   ztoc: string;
@@ -103,7 +103,7 @@ export interface LayerEntry {
   /** Normalized path below the image root, without a leading `/`, such as `etc/os-release`. */
   path: string;
   type: LayerEntryType;
-  /** Content bytes for a file, or for a hardlink whose `dataOffset` is set; 0 otherwise. */
+  /** Content bytes for a file; 0 otherwise. A hardlink gets its target's size in the layer tree. */
   size: number;
   /** Permission bits and file type bits as in the tar header. */
   mode: number;
@@ -113,10 +113,9 @@ export interface LayerEntry {
   linkTarget?: string;
   /**
    * Offset of the content in the uncompressed tar stream, or in the virtual
-   * content space of a TOC listing (see TocLayerIndex). Set for files, and
-   * for hardlinks whose target file came earlier in the same layer (they
-   * share its content). A hardlink without it points into a lower layer, or
-   * to nothing, and is resolved when the layers are merged.
+   * content space of a TOC listing (see TocLayerIndex). Set for files only.
+   * A hardlink gets its target's content in the layer tree, from an earlier
+   * entry of the layer, or when the layers are merged.
    */
   dataOffset?: number;
   /**

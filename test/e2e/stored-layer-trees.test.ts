@@ -1,4 +1,4 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -123,5 +123,36 @@ describe("stored layer trees", () => {
     }
     const rebuilt = await readFile(damaged);
     expect(rebuilt.subarray(0, 8).toString()).toBe("RDTREE01");
+  });
+  it("indexes a layer again when its stored entries are damaged", async () => {
+    // The tests above emptied the stored listings, so a first start stores the top layer's again.
+    const summaryPath = cachedIndex(top, `.v${LAYER_INDEX_VERSION}.json`);
+    const entriesPath = cachedIndex(top, `.entries.v${LAYER_INDEX_VERSION}.jsonl`);
+    for (const path of [summaryPath, entriesPath, cachedIndex(top, TAR_TREE)]) await rm(path);
+    // Files that an earlier version of regdav stored, which the new pass and tree replace.
+    const olderFiles = [cachedIndex(top, ".v1.json"), cachedIndex(top, ".tree-tar-v1.v1.bin")];
+    for (const path of olderFiles) await writeFile(path, "{}");
+    const first = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });
+    try {
+      expect(await names(first, "srv/")).toEqual(["data.txt", "new.txt"]);
+    } finally {
+      await first.stop();
+    }
+    for (const path of olderFiles) await expect(readFile(path), path).rejects.toThrow(/ENOENT/);
+
+    // Without its tree, the top layer's tree is built from the entries file, which now ends mid-line.
+    await rm(cachedIndex(top, TAR_TREE));
+    const entries = await readFile(entriesPath, "utf8");
+    await writeFile(entriesPath, entries.slice(0, entries.length - 10));
+
+    const regdav = await startRegdav(["--registry", registry.host], { cacheDir: cache.path });
+    try {
+      expect(await names(regdav, "srv/")).toEqual(["data.txt", "new.txt"]);
+      expect(await body(regdav, "srv/new.txt")).toBe("upper data\n");
+      expect(regdav.output()).toContain("stored layer listing damaged, indexing the layer again");
+    } finally {
+      await regdav.stop();
+    }
+    expect(await readFile(entriesPath, "utf8")).toBe(entries);
   });
 });

@@ -6,8 +6,8 @@ import { MODIFIED, dir, file, hardlink, layer, symlink } from "./index-fixtures.
 /**
  * Random layer stacks for the differential test of the image views. Paths
  * are drawn from a four-name alphabet so that they collide often, and each
- * layer is built from a random sequence of tar members the way
- * LayerIndexBuilder builds it.
+ * layer is a random sequence of tar members, which the differential test
+ * lists with LayerIndexBuilder.
  */
 
 /** Names that generated paths are made of. There are few, so that paths collide often. */
@@ -60,11 +60,12 @@ export class Random {
 }
 
 /**
- * Collects tar members with normalized paths into a layer index, as
- * LayerIndexBuilder does. Each path has one entry, and a later member for
- * the path replaces it and moves to the end. A hardlink gets content only
- * from an earlier entry of this layer that has content. The members are
- * recorded too, so that a test can replay them into LayerIndexBuilder.
+ * Records the generated tar members, and keeps a model of the layer that
+ * later members are drawn from: one entry per path, a later member for the
+ * path replacing it and moving to the end, and a hardlink taking content
+ * from an earlier entry of this layer that has content. The model's index
+ * is the generator's view of the layer, used to count the hard cases; the
+ * differential test lists the members themselves.
  */
 class SimulatedIndexBuilder {
   readonly members: TarMember[] = [];
@@ -133,9 +134,8 @@ class SimulatedIndexBuilder {
   }
 
   /**
-   * Records a member. Only a file's `dataOffset` is real: LayerIndexBuilder
-   * reads no `headerOffset`, and no `dataOffset` of other members, so those
-   * are 0.
+   * Records a member. Only a file's `dataOffset` is real: a listing reads
+   * no `headerOffset`, and no `dataOffset` of other members, so those are 0.
    */
   private recordMember(
     name: string,

@@ -6,7 +6,6 @@ import { buildLayerView } from "../../src/image/layer-view.js";
 import { buildRootfsView } from "../../src/image/rootfs-view.js";
 import type { LayerIndex } from "../../src/layer/layer-index.js";
 import { LayerIndexBuilder } from "../../src/layer/layer-index-builder.js";
-import { layerRecordOf } from "../../src/layer/layer-record.js";
 import type { TarMember } from "../../src/layer/tar-scanner.js";
 import { layer } from "./index-fixtures.js";
 import { NAMES, Random, describeLayerStack, generateLayers } from "./random-layer-stack.js";
@@ -277,37 +276,14 @@ function viewsDiffer(stack: readonly LayerIndex[], probeSeed: number): boolean {
   }
 }
 
-/**
- * How a layer's members become its listing: one entry per path, as
- * LayerIndexBuilder lists a TOC, or every member in tar order, as the tar
- * pass lists a layer.
- */
-export type ListingOrder = "one entry per path" | "tar order";
-
-/** Builds each layer's index from its tar members in the given order. */
-function stackOf(membersByLayer: readonly (readonly TarMember[])[], order: ListingOrder): LayerIndex[] {
-  return membersByLayer.map((members) => (order === "tar order" ? tarOrderIndexOf(members) : builtIndexOf(members)));
-}
-
-function builtIndexOf(members: readonly TarMember[]): LayerIndex {
-  const builder = new LayerIndexBuilder();
-  for (const member of members) builder.add(member);
-  const { entries, whiteouts, opaqueDirectories } = builder.build();
-  return layer(entries, { whiteouts, opaque: opaqueDirectories });
-}
-
-/** Lists every member in tar order, repeated paths and unresolved hardlinks included, as the tar pass does. */
-function tarOrderIndexOf(members: readonly TarMember[]): LayerIndex {
-  const entries = [];
-  const whiteouts = new Set<string>();
-  const opaque = new Set<string>();
-  for (const member of members) {
-    const record = layerRecordOf(member);
-    if (record?.kind === "entry") entries.push(record.entry);
-    if (record?.kind === "whiteout") whiteouts.add(record.path);
-    if (record?.kind === "opaque") opaque.add(record.directory);
-  }
-  return layer(entries, { whiteouts: [...whiteouts], opaque: [...opaque] });
+/** Builds each layer's index from its tar members with LayerIndexBuilder, in tar order. */
+function stackOf(membersByLayer: readonly (readonly TarMember[])[]): LayerIndex[] {
+  return membersByLayer.map((members) => {
+    const builder = new LayerIndexBuilder();
+    for (const member of members) builder.add(member);
+    const { entries, whiteouts, opaqueDirectories } = builder.build();
+    return layer(entries, { whiteouts, opaque: opaqueDirectories });
+  });
 }
 
 /**
@@ -321,14 +297,13 @@ function tarOrderIndexOf(members: readonly TarMember[]): LayerIndex {
 function shrinkMembers(
   membersByLayer: TarMember[][],
   probeSeed: number,
-  order: ListingOrder,
 ): TarMember[][] {
   let current = membersByLayer;
   let trials = 0;
   const keepIfDiffers = (smaller: TarMember[][]): boolean => {
     if (trials >= MAX_SHRINK_TRIALS) return false;
     trials++;
-    if (!viewsDiffer(stackOf(smaller, order), probeSeed)) return false;
+    if (!viewsDiffer(stackOf(smaller), probeSeed)) return false;
     current = smaller;
     return true;
   };
@@ -361,23 +336,21 @@ function countMembers(membersByLayer: readonly (readonly TarMember[])[]): number
  * the view, the path, the check and the shrunk stack. Call it inside a
  * vitest test, or set VIEW_DIFF_SEED to run one seed from the test file.
  */
-export function checkSeed(seed: number, order: ListingOrder = "one entry per path"): void {
+export function checkSeed(seed: number): void {
   // The probes use their own sequence, so that changing them leaves each seed's stack as it was.
   const probeSeed = ~seed;
-  const generated = generateLayers(seed);
-  const allMembers = generated.map((generatedLayer) => generatedLayer.members);
-  const stack =
-    order === "tar order" ? stackOf(allMembers, order) : generated.map((generatedLayer) => generatedLayer.index);
+  const allMembers = generateLayers(seed).map((generatedLayer) => generatedLayer.members);
+  const stack = stackOf(allMembers);
   if (!viewsDiffer(stack, probeSeed)) return;
 
-  const shrunkMembers = shrinkMembers(allMembers, probeSeed, order);
+  const shrunkMembers = shrinkMembers(allMembers, probeSeed);
   const testFile = "test/image/view-differential.test.ts";
-  const rerun = `re-run with VIEW_DIFF_SEED=${seed} npx vitest run ${testFile} (listing in ${order})`;
+  const rerun = `re-run with VIEW_DIFF_SEED=${seed} npx vitest run ${testFile}`;
   const memberCounts = `${countMembers(allMembers)} to ${countMembers(shrunkMembers)}`;
 
   // The shrunk stack fails through expect. The original one is compared
   // again only if the shrunk one, against expectation, shows no difference.
-  for (const reported of [stackOf(shrunkMembers, order), stack]) {
+  for (const reported of [stackOf(shrunkMembers), stack]) {
     const origin = reported === stack ? "stack" : `stack shrunk from ${memberCounts} tar members`;
     const description = describeLayerStack(reported);
     const header = `${rerun}\n${origin}:\n${description}`;

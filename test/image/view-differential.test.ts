@@ -2,9 +2,8 @@ import { describe, expect, it } from "vitest";
 
 import { normalizeEntryPath } from "../../src/layer/entry-path.js";
 import type { LayerEntry, LayerIndex } from "../../src/layer/layer-index.js";
-import { LayerIndexBuilder } from "../../src/layer/layer-index-builder.js";
-import { generateLayerStack, generateLayers } from "./random-layer-stack.js";
-import { checkSeed, type ListingOrder } from "./view-differential-harness.js";
+import { generateLayerStack } from "./random-layer-stack.js";
+import { checkSeed } from "./view-differential-harness.js";
 
 /**
  * Compares src/image/ with the frozen in-memory merge in reference-view/ on
@@ -19,28 +18,24 @@ const SEEDS_PER_TEST = 100;
 
 const singleSeed = process.env.VIEW_DIFF_SEED;
 
-const orders: ListingOrder[] = ["one entry per path", "tar order"];
+describe("image views against the reference merge", () => {
+  if (singleSeed !== undefined) {
+    it(`matches for seed ${singleSeed}`, () => {
+      const seed = Number(singleSeed);
+      const message = `VIEW_DIFF_SEED must be an integer, got "${singleSeed}"`;
+      expect(Number.isSafeInteger(seed), message).toBe(true);
+      checkSeed(seed);
+    });
+    return;
+  }
 
-for (const order of orders) {
-  describe(`image views against the reference merge, listings in ${order}`, () => {
-    if (singleSeed !== undefined) {
-      it(`matches for seed ${singleSeed}`, () => {
-        const seed = Number(singleSeed);
-        const message = `VIEW_DIFF_SEED must be an integer, got "${singleSeed}"`;
-        expect(Number.isSafeInteger(seed), message).toBe(true);
-        checkSeed(seed, order);
-      });
-      return;
-    }
-
-    for (let first = 0; first < SEED_COUNT; first += SEEDS_PER_TEST) {
-      const last = first + SEEDS_PER_TEST - 1;
-      it(`matches for seeds ${first} to ${last}`, () => {
-        for (let seed = first; seed <= last; seed++) checkSeed(seed, order);
-      });
-    }
-  });
-}
+  for (let first = 0; first < SEED_COUNT; first += SEEDS_PER_TEST) {
+    const last = first + SEEDS_PER_TEST - 1;
+    it(`matches for seeds ${first} to ${last}`, () => {
+      for (let seed = first; seed <= last; seed++) checkSeed(seed);
+    });
+  }
+});
 
 /** Counts of the hard cases in the generated stacks, to show the seeds reach them. */
 interface StackFeatureCounts {
@@ -138,24 +133,6 @@ describe("random layer stacks", () => {
 
     for (const [feature, count] of Object.entries(counts)) {
       expect(count, `${feature} across ${SEED_COUNT} seeds`).toBeGreaterThanOrEqual(50);
-    }
-  });
-});
-
-describe("simulated layer index builder", () => {
-  it("matches LayerIndexBuilder output", () => {
-    for (let seed = 0; seed < SEED_COUNT; seed++) {
-      generateLayers(seed).forEach(({ index, members }, k) => {
-        const builder = new LayerIndexBuilder();
-        for (const member of members) builder.add(member);
-        const built = builder.build();
-        const where = `seed ${seed}, layer ${k}`;
-
-        expect(index.entries, `${where}: entries`).toEqual(built.entries);
-        expect(index.whiteouts, `${where}: whiteouts`).toEqual(built.whiteouts);
-        const opaque = built.opaqueDirectories;
-        expect(index.opaqueDirectories, `${where}: opaque folders`).toEqual(opaque);
-      });
     }
   });
 });

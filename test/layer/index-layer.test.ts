@@ -225,7 +225,7 @@ describe("indexLayer", () => {
     const pass = indexBlob(tar, { writeUncompressed: stalled });
     setTimeout(() => stalled.destroy(), 5);
 
-    await expect(pass).rejects.toThrow("closed before the layer pass ended");
+    await expect(pass).rejects.toThrow("closed before the pass ended");
   });
 
   it("passes on an error of the compressed stream", async () => {

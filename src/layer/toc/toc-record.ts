@@ -1,7 +1,10 @@
 import type { TocListing } from "./toc-index.js";
 
-/** Bumped whenever the shape or meaning of a stored TOC listing changes. */
-export const TOC_RECORD_VERSION = 1;
+/**
+ * Bumped whenever the shape or meaning of a stored TOC listing changes.
+ * Version 2 keeps every TOC entry in order, as the tar pass lists a tar.
+ */
+export const TOC_RECORD_VERSION = 2;
 
 /** Serializes a TOC listing (index and chunk table) for the cache, as one JSON document. */
 export function serializeTocListing(listing: TocListing): string {
