@@ -1,9 +1,9 @@
 /**
- * The order of the folders in a layer tree file: paths compared segment by
- * segment, each segment by its UTF-8 bytes, so a folder comes right before
- * the folders below it. Plain byte order would put `a-b` between `a` and
- * `a/c`, since `-` sorts before `/`. A walk that visits each folder before
- * its subfolders, taken in byte order of their names, yields this order.
+ * Compares two UTF-8 paths in the order of a layer tree file: segment by
+ * segment, each segment by its bytes, so a folder comes right before the
+ * folders below it. Plain byte order would put `a-b` between `a` and `a/c`,
+ * since `-` sorts before `/`. A walk that visits each folder before its
+ * subfolders, taken in byte order of their names, yields this order.
  */
 export function comparePathBytes(a: Uint8Array, b: Uint8Array): number {
   const length = Math.min(a.length, b.length);

@@ -13,9 +13,12 @@ export interface FolderFactory {
 /**
  * Children of resident folders, counted together, above which the least
  * recently used folders are written to the spill file. At about 190 bytes
- * per node in a built tree, this keeps roughly 25 MiB of folders.
+ * per node in a built tree, this keeps roughly 3 MiB of folders. On the
+ * 306,603 entries of the 300,000-file bench layer, a one-off measurement
+ * gave a peak heap of 30 MiB against 61 MiB in memory, and a tree build
+ * 1.2 s long against 1.0 s; 131,072 kept the peak at 58 MiB.
  */
-export const RESIDENT_NODE_BUDGET = 131_072;
+export const RESIDENT_NODE_BUDGET = 16_384;
 
 /** Entries between two checks of the resident folders against the budget. */
 const ENTRIES_PER_CHECK = 1024;
@@ -35,11 +38,11 @@ type SpilledChild =
   | [name: string, kind: 3, mode: number, modified: number, target: string, lowerTarget: 0 | 1];
 
 /**
- * Holds the children of a layer's own tree while it is built, keeping only
- * the recently used folders in memory and the rest in a spill file, so a
- * build's memory depends on the budget and the largest folder, not on the
+ * Stores the children of a layer's own tree while it is built. Recently
+ * used folders stay in memory and the rest go to a spill file. A build's
+ * memory then depends on the budget and the largest folder, not on the
  * number of entries. Tar writers list a folder's entries together, so most
- * folders are written out once, when the pass has left them.
+ * folders are written out once, after the pass has left them.
  *
  * Folders are DirectoryNodes whose `children` map is loaded on access.
  * Folders are written out only in checkpoint() and release(), which the

@@ -13,7 +13,7 @@ import { generateLayers } from "./random-layer-stack.js";
 const folder = mkdtempSync(join(tmpdir(), "spilled-folders-"));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-/** A SpilledFolders that writes out every folder but the root after each entry. */
+/** Creates a SpilledFolders that writes out every folder but the root after each entry. */
 function spillingEverything(name: string): { folders: SpilledFolders; spillPath: string } {
   const spillPath = join(folder, name);
   return { folders: new SpilledFolders(spillPath, { budget: 0, entriesPerCheck: 1 }), spillPath };
