@@ -1,4 +1,5 @@
 import { homedir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 
 /**
@@ -73,4 +74,13 @@ function splitDigest(digest: string): [string, string] {
 export function defaultCacheDirectory(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), ".cache");
   return join(base, "regdav");
+}
+
+/**
+ * Deletes the records that earlier format versions, 1 up to `current - 1`,
+ * stored at `pathOf(version)`. Nothing reads them again, and the cache
+ * budget never evicts them.
+ */
+export async function removeEarlierVersions(current: number, pathOf: (version: number) => string): Promise<void> {
+  for (let version = 1; version < current; version++) await rm(pathOf(version), { force: true });
 }

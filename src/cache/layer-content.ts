@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { access, readFile, rm } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { PassThrough, Readable } from "node:stream";
 import { LRUCache } from "lru-cache";
 
@@ -26,7 +26,7 @@ import { RangeIgnoredError } from "../registry/blob-range.js";
 import type { BlobDescriptor } from "../source/image-source.js";
 import type { BlobOpener, BlobStore } from "./blob-store.js";
 import { writeFileAtomic } from "./atomic-file.js";
-import type { CacheLayout } from "./cache-layout.js";
+import { removeEarlierVersions, type CacheLayout } from "./cache-layout.js";
 import { DecodedIntervals, type AccessInterval, type AccessPoints } from "./decoded-intervals.js";
 
 /** Opens bytes `start` to `end` (inclusive) of a blob where it is stored, usually by HTTP Range. */
@@ -168,10 +168,7 @@ export class LayerContent {
     const path = this.layout.layerToc(listing.index.digest, TOC_RECORD_VERSION);
     await writeFileAtomic(path, serializeTocListing(listing));
     this.chunkTables.set(listing.index.digest, listing.table);
-    // The listings of earlier versions are never read again, and the cache budget never evicts them.
-    for (let version = 1; version < TOC_RECORD_VERSION; version++) {
-      await rm(this.layout.layerToc(listing.index.digest, version), { force: true });
-    }
+    await removeEarlierVersions(TOC_RECORD_VERSION, (version) => this.layout.layerToc(listing.index.digest, version));
   }
 
   /** Returns the stored TOC listing of a layer, or undefined when none is stored or it is unreadable. */

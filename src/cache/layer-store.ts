@@ -33,7 +33,7 @@ import { AtomicFile, writeFileAtomic } from "./atomic-file.js";
 import { createDigestVerifier } from "../reference/digest-verifier.js";
 import { sha256Digest } from "../reference/digest.js";
 import { logTransfer, type BlobOpener, type BlobStore } from "./blob-store.js";
-import type { CacheLayout } from "./cache-layout.js";
+import { removeEarlierVersions, type CacheLayout } from "./cache-layout.js";
 import { InFlight } from "./in-flight.js";
 import { LayerTreeStore, type StoredListing } from "./layer-tree-store.js";
 import { DamagedListingError, StoredTarEntries, TarEntriesWriter, type TarListing } from "./tar-listing-file.js";
@@ -477,10 +477,7 @@ export class LayerStore {
       // The totals are written last: a stored summary means its entries file is whole.
       await entriesFile.commit();
       await writeFileAtomic(this.layout.layerIndex(digest, LAYER_INDEX_VERSION), JSON.stringify(index));
-      // The listings of earlier versions are never read again, and the cache budget never evicts them.
-      for (let version = 1; version < LAYER_INDEX_VERSION; version++) {
-        await rm(this.layout.layerIndex(digest, version), { force: true });
-      }
+      await removeEarlierVersions(LAYER_INDEX_VERSION, (version) => this.layout.layerIndex(digest, version));
       logTransfer("layer indexed", descriptor.digest, index.compressedSize, started);
       log.info("layer contents", { digest: descriptor.digest, entries: index.entryCount, uncompressed: index.uncompressedSize });
       return this.storedListing(index);
