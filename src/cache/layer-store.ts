@@ -502,7 +502,7 @@ async function listingFitsImage(index: StoredListing, ztoc: ZtocSource | undefin
   return found?.digest === index.ztoc;
 }
 
-/** Counts what a listing holds in memory: a TOC's or zTOC's entries, or a tar listing's markers. */
+/** Counts the items a listing keeps in memory: a TOC's or zTOC's entries, or a tar listing's markers. */
 function listingItems(listing: StoredListing): number {
   const markers = listing.whiteouts.length + listing.opaqueDirectories.length;
   return isTarLayerIndex(listing) ? markers : listing.entries.length + markers;

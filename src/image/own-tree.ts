@@ -34,7 +34,7 @@ import {
  * which a merged view resolves against the lower layers or the whole layer.
  *
  * The folders come from `folders` when it is given, such as SpilledFolders,
- * which keeps most of a large tree on disk; else they are plain objects.
+ * which keeps most of a large tree on disk. Without it they are plain objects.
  */
 export function buildOwnTree(index: LayerListing, folders?: FolderFactory): DirectoryNode {
   const create: CreateFolder = folders ? (path, mode, modified) => folders.create(path, mode, modified) : createDirectory;

@@ -15,8 +15,8 @@ export interface FolderFactory {
  * recently used folders are written to the spill file. At about 190 bytes
  * per node in a built tree, this keeps roughly 3 MiB of folders. On the
  * 306,603 entries of the 300,000-file bench layer, a one-off measurement
- * gave a peak heap of 30 MiB against 61 MiB in memory, and a tree build
- * 1.2 s long against 1.0 s; 131,072 kept the peak at 58 MiB.
+ * gave a peak heap of 30 MiB against 61 MiB in memory, and a build of
+ * 1.2 s against 1.0 s. A budget of 131,072 kept the peak at 58 MiB.
  */
 export const RESIDENT_NODE_BUDGET = 16_384;
 

@@ -82,7 +82,7 @@ export async function indexLayer(compressed: Readable, options: IndexLayerOption
  * Indexes a layer blob in one streaming pass: detects and undoes its
  * compression, hashes the uncompressed tar for the diff ID, and hands every
  * entry, with the offset of its content, to `options.entries`. File content
- * is never buffered, so memory holds the whiteouts and opaque markers, one
+ * is never buffered, so memory contains the whiteouts and opaque markers, one
  * header or PAX header, and the stream buffers.
  *
  * Throws RegdavError INVALID_LAYER for a corrupt or over-limit layer. Errors

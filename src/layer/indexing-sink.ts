@@ -14,7 +14,7 @@ export interface IndexingSinkOptions {
   copy?: Writable | undefined;
   /** Whether to hash the tar for the diff ID; false when the decompressor already does. */
   hash: boolean;
-  /** Where the scanner's entries go; the sink waits for it after each chunk. */
+  /** The receiver of the scanner's entries, which the sink waits for after each chunk. */
   entries?: { drained(): Promise<void> } | undefined;
 }
 

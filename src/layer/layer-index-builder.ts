@@ -11,10 +11,11 @@ export interface LayerContents {
 
 /**
  * Collects the members of a table of contents (eStargz, zstd:chunked, SOCI
- * zTOC) into a listing as the tar pass lists a tar: every entry in order,
- * repeated paths included, and hardlinks without content, which the layer
- * tree gives them at their place in the order. Whiteouts and opaque
- * markers are gathered apart, and what layerRecordOf leaves out is left out.
+ * zTOC) into a listing, as the tar pass lists a tar. Every entry stays in
+ * order, repeated paths included. Hardlinks have no content, because the
+ * layer tree gives them their target's at their place in the order.
+ * Whiteouts and opaque markers are gathered apart, and what layerRecordOf
+ * leaves out is left out.
  */
 export class LayerIndexBuilder {
   private readonly entries: LayerEntry[] = [];

@@ -2,7 +2,7 @@ import { classifyEntryPath, normalizeEntryPath } from "./entry-path.js";
 import type { LayerEntry, LayerEntryType } from "./layer-index.js";
 import type { TarMember } from "./tar-scanner.js";
 
-/** What one tar member adds to a layer's listing. */
+/** The part of a layer's listing that one tar member adds. */
 export type LayerRecord =
   | { kind: "entry"; entry: LayerEntry }
   | { kind: "whiteout"; path: string }
@@ -15,8 +15,8 @@ export type LayerRecord =
  *   WebDAV share cannot show them;
  * - aufs metadata (`.wh..wh.*`) and the root folder itself.
  *
- * A hardlink's entry names its normalized target and has no content here;
- * whoever applies the entries in order gives it its target's content.
+ * A hardlink's entry names its normalized target and has no content here.
+ * The layer tree, which applies the entries in order, gives it its target's.
  */
 export function layerRecordOf(member: TarMember): LayerRecord | undefined {
   const path = normalizeEntryPath(member.name);

@@ -61,9 +61,9 @@ export class Random {
 
 /**
  * Records the generated tar members, and keeps a model of the layer that
- * later members are drawn from: one entry per path, a later member for the
- * path replacing it and moving to the end, and a hardlink taking content
- * from an earlier entry of this layer that has content. The model's index
+ * later members are drawn from. The model has one entry per path, and a
+ * later member for the path replaces it and moves to the end. A hardlink
+ * takes content from an earlier entry of this layer that has content. The model's index
  * is the generator's view of the layer, used to count the hard cases; the
  * differential test lists the members themselves.
  */

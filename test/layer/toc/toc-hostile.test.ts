@@ -126,8 +126,8 @@ for (const [kind, build] of Object.entries(builders)) {
       const listing = await listingOf(layer);
       const matches = listing.index.entries.filter((entry) => entry.path === "data/small.bin");
       expect(matches, "both entries stay in TOC order").toHaveLength(2);
-      const shown = MemoryLayerTree.fromIndex(listing.index).folder("data")?.children?.get("small.bin");
-      expect(shown).toMatchObject({ kind: "file", size: 5_000, dataOffset: matches[1]!.dataOffset });
+      const treeNode = MemoryLayerTree.fromIndex(listing.index).folder("data")?.children?.get("small.bin");
+      expect(treeNode).toMatchObject({ kind: "file", size: 5_000, dataOffset: matches[1]!.dataOffset });
       const bytes = await collect(readTocContent(listing.table, bufferFetcher(layer.bytes), matches[1]!.dataOffset!, 5_000));
       expect(bytes.equals(contentOf(sampleEntries(), "data/small.bin"))).toBe(true);
     });
